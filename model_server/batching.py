@@ -1,0 +1,165 @@
+"""Runs backend calls on worker threads, batching concurrent unary requests.
+
+Each loaded model gets a `ModelRunner`: a thread pool of `backend.max_concurrency`
+threads and a semaphore with as many slots. The batcher takes a slot *before* it
+gathers a batch, so while every slot is busy, requests accumulate and the next batch
+is as large as they allow (continuous batching); with a free slot, it waits at most
+`window` for company, and not at all when the batch is already full or the backend
+takes only one job at a time (Piper). Other servers serialise requests behind a lock,
+so their latency grows linearly with load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending:
+    job: SynthesisJob
+    future: asyncio.Future[FloatArray]
+
+
+class StreamHandle:
+    """Blocks of one streamed job, produced on a worker thread."""
+
+    def __init__(self, job: SynthesisJob) -> None:
+        self.job = job
+        self.queue: asyncio.Queue[FloatArray | Exception | None] = asyncio.Queue()
+
+    async def __aiter__(self) -> AsyncIterator[FloatArray]:
+        try:
+            while (item := await self.queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self.job.cancelled.set()  # no-op when finished; stops the thread otherwise
+
+    def cancel(self) -> None:
+        self.job.cancelled.set()
+
+
+class ModelRunner:
+    """Thread pool, slots and batch queue for one model."""
+
+    def __init__(self, name: str, backend: TTSBackend, window_s: float, max_batch: int) -> None:
+        self.name = name
+        self.backend = backend
+        self.window_s = window_s
+        self.max_batch = max(1, min(max_batch, backend.max_batch_size))
+        self.batch_calls = 0  # how many synthesize_batch calls ran (tests count them)
+        self._slots = asyncio.Semaphore(backend.max_concurrency)
+        self._pool = ThreadPoolExecutor(backend.max_concurrency, thread_name_prefix=f"tts-{name}")
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()  # strong refs to running batches
+
+    # -- unary: batched ----------------------------------------------------------
+    async def synthesize(self, job: SynthesisJob) -> FloatArray:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._batch_loop())
+        future: asyncio.Future[FloatArray] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(job, future))
+        try:
+            return await future
+        except asyncio.CancelledError:
+            job.cancelled.set()  # a running batch skips or stops this job
+            raise
+
+    async def _batch_loop(self) -> None:
+        while True:
+            await self._slots.acquire()
+            try:
+                batch = await self._gather()
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._run_batch(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _t: self._slots.release())
+
+    async def _gather(self) -> list[_Pending]:
+        batch = [await self._queue.get()]
+        deadline = asyncio.get_running_loop().time() + self.window_s
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _run_batch(self, batch: list[_Pending]) -> None:
+        live = [p for p in batch if not p.future.done() and not p.job.cancelled.is_set()]
+        if not live:
+            return
+        self.batch_calls += 1
+        jobs = [p.job for p in live]
+        try:
+            results = await self.run(self.backend.synthesize_batch, jobs, slot=False)
+        except Exception as exc:
+            log.exception("batch failed", extra={"model": self.name, "batch": len(jobs)})
+            for p in live:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        for p, audio in zip(live, results, strict=True):
+            if not p.future.done():
+                p.future.set_result(audio)
+
+    # -- streaming: one sentence per slot ----------------------------------------------
+    def start_stream(self, job: SynthesisJob) -> StreamHandle:
+        """Start `backend.stream(job)` on a thread now (so the service can start the
+        next sentence while the current one is being sent); read it with `async for`."""
+        handle = StreamHandle(job)
+        loop = asyncio.get_running_loop()
+
+        def pump() -> None:
+            try:
+                for block in self.backend.stream(job):
+                    loop.call_soon_threadsafe(handle.queue.put_nowait, block)
+                    if job.cancelled.is_set():
+                        break
+                loop.call_soon_threadsafe(handle.queue.put_nowait, None)
+            except Exception as exc:
+                loop.call_soon_threadsafe(handle.queue.put_nowait, exc)
+
+        task = asyncio.create_task(self.run(pump))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return handle
+
+    async def run(self, fn: Callable[..., T], *args: object, slot: bool = True) -> T:
+        """Run `fn(*args)` on this model's pool (holding a slot unless one is held)."""
+        loop = asyncio.get_running_loop()
+        if not slot:
+            return await loop.run_in_executor(self._pool, fn, *args)
+        async with self._slots:
+            return await loop.run_in_executor(self._pool, fn, *args)
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,102 @@
+"""The model server process: grpc.aio server with the TextToSpeech service, the
+standard health service (overall and per service) and reflection; graceful shutdown.
+
+Shutdown on SIGTERM/SIGINT: health turns NOT_SERVING (watchers and load balancers see
+it), new calls are refused, in-flight calls get `shutdown_grace_seconds` to finish,
+then the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from model_server.backends import build_backends
+from model_server.registry import ModelRegistry
+from model_server.service import SpeechService
+from model_server.servicer import TextToSpeechServicer
+from model_server.settings import Settings
+from voice_engine.v1 import tts_pb2, tts_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = tts_pb2.DESCRIPTOR.services_by_name["TextToSpeech"].full_name
+MAX_MESSAGE_BYTES = 64 * 2**20  # a 4096-character WAV reply is ~10 MB; gRPC's default is 4
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    service: SpeechService
+    health: health.aio.HealthServicer
+    port: int
+
+    async def stop(self, grace: float) -> None:
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("shutting down", extra={"grace_seconds": grace})
+        await self.server.stop(grace)
+        await self.service.close()
+        log.info("stopped")
+
+
+def build_service(settings: Settings) -> SpeechService:
+    registry = ModelRegistry(
+        build_backends(settings),
+        max_loaded=settings.registry.max_loaded_models,
+        memory_budget_bytes=settings.registry.memory_budget_mb * 2**20,
+        keep_alive_seconds=settings.registry.keep_alive_seconds,
+    )
+    registry.entry(settings.default_model)  # fail fast on a default that does not exist
+    return SpeechService(
+        registry,
+        default_model=settings.default_model,
+        max_text_chars=settings.max_text_chars,
+        max_queue=settings.max_queue,
+        batch_window_s=settings.batching.window_ms / 1000,
+        max_batch_size=settings.batching.max_batch_size,
+    )
+
+
+async def start(settings: Settings) -> RunningServer:
+    """Build everything, preload, bind, and report SERVING."""
+    service = build_service(settings)
+    options = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
+    server = grpc.aio.server(options=options)
+    tts_pb2_grpc.add_TextToSpeechServicer_to_server(TextToSpeechServicer(service), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.start()
+    service.registry.start()
+    for model in settings.registry.preload:
+        await service.registry.load(model)
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("model server listening", extra={"host": settings.host, "port": port})
+    return RunningServer(server, service, health_servicer, port)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+    running = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await running.stop(settings.shutdown_grace_seconds)

@@ -1,0 +1,260 @@
+"""The model server's domain: validate a speech request, admit it (bounded queue),
+run it on the right model, encode the audio. Transport-free: the gRPC servicer is a
+thin adapter over `SpeechService`.
+
+Text is split into sentences (shared.text). A unary request submits every sentence to
+the model's batcher at once, so sentences of one request and of concurrent requests
+share batches (Qwen3) or cores (Piper). A stream synthesizes sentence by sentence with
+one sentence of lookahead: sentence i+1 runs while sentence i is being sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend, VoiceInfo
+from model_server.batching import ModelRunner, StreamHandle
+from model_server.registry import ModelRegistry
+from shared.audio.encoding import StreamEncoder, encode
+from shared.audio.formats import AudioFormat
+from shared.text import split_sentences
+
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MIN_RATE, MAX_RATE = 8_000, 48_000
+
+
+class InvalidRequestError(ValueError):
+    """The request is malformed (INVALID_ARGUMENT)."""
+
+
+class NotFoundError(LookupError):
+    """The model or voice does not exist (NOT_FOUND); the message lists valid names."""
+
+
+class QueueFullError(RuntimeError):
+    """More than `max_queue` requests are in progress (RESOURCE_EXHAUSTED)."""
+
+
+@dataclass(frozen=True)
+class SpeechRequest:
+    text: str
+    model: str = ""
+    voice: str = ""
+    language: str = ""
+    format: AudioFormat = AudioFormat.WAV
+    sample_rate: int = 0
+    speed: float = 0.0
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Speech:
+    audio: bytes
+    format: AudioFormat
+    sample_rate: int
+    duration: float
+    model: str
+    voice: str
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    audio: bytes
+    sequence: int
+    format: AudioFormat
+    sample_rate: int
+    duration: float  # audio covered so far
+    final: bool
+    model: str
+    voice: str
+
+
+@dataclass(frozen=True)
+class _Plan:
+    model: str
+    voice: str
+    sentences: list[str]
+
+
+class SpeechService:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        default_model: str,
+        max_text_chars: int = 4096,
+        max_queue: int = 64,
+        batch_window_s: float = 0.005,
+        max_batch_size: int = 16,
+    ) -> None:
+        self.registry = registry
+        self.default_model = default_model
+        self.max_text_chars = max_text_chars
+        self.max_queue = max_queue
+        self._window = batch_window_s
+        self._max_batch = max_batch_size
+        self._runners: dict[str, ModelRunner] = {}
+        self.in_progress = 0
+
+    # -- speech ------------------------------------------------------------------
+    async def synthesize(self, request: SpeechRequest) -> Speech:
+        plan = self._plan(request)
+        with self._admit():
+            async with self.registry.lease(plan.model) as backend:
+                runner = self.runner(plan.model, backend)
+                parts = await asyncio.gather(
+                    *(runner.synthesize(self._job(request, plan, s)) for s in plan.sentences)
+                )
+        samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        audio = await asyncio.to_thread(
+            encode, samples, backend.sample_rate, request.format, request.sample_rate
+        )
+        rate = request.sample_rate or backend.sample_rate
+        return Speech(
+            audio,
+            request.format,
+            _container_rate(request.format, rate),
+            len(samples) / backend.sample_rate,
+            plan.model,
+            plan.voice,
+        )
+
+    async def stream(self, request: SpeechRequest) -> AsyncIterator[SpeechChunk]:
+        plan = self._plan(request)
+        with self._admit():
+            async with self.registry.lease(plan.model) as backend:
+                runner = self.runner(plan.model, backend)
+                encoder = StreamEncoder(request.format, backend.sample_rate, request.sample_rate)
+                rate = _container_rate(request.format, encoder.output_rate)
+                sequence, samples = 0, 0
+
+                def chunk(data: bytes, final: bool = False) -> SpeechChunk:
+                    seconds = samples / backend.sample_rate
+                    return SpeechChunk(
+                        data, sequence, request.format, rate, seconds, final, plan.model, plan.voice
+                    )
+
+                async for block in self._sentence_blocks(runner, request, plan):
+                    samples += len(block)
+                    if data := encoder.write(block):
+                        yield chunk(data)
+                        sequence += 1
+                yield chunk(encoder.close(), final=True)
+
+    async def _sentence_blocks(
+        self, runner: ModelRunner, request: SpeechRequest, plan: _Plan
+    ) -> AsyncIterator[FloatArray]:
+        pending: Iterator[str] = iter(plan.sentences)
+        handles: deque[StreamHandle] = deque()
+
+        def start_next() -> None:
+            if (sentence := next(pending, None)) is not None:
+                handles.append(runner.start_stream(self._job(request, plan, sentence)))
+
+        start_next()
+        try:
+            while handles:
+                current = handles.popleft()
+                start_next()  # lookahead: the next sentence runs while this one is sent
+                async for block in current:
+                    yield block
+        finally:
+            for handle in handles:
+                handle.cancel()
+
+    # -- models and voices ----------------------------------------------------------
+    def voices(self, model: str = "") -> list[tuple[str, VoiceInfo]]:
+        entries = [self.registry.entry(model)] if model else self.registry.entries()
+        return [(e.name, v) for e in entries for v in e.backend.voices()]
+
+    def runner(self, model: str, backend: TTSBackend) -> ModelRunner:
+        if model not in self._runners:
+            self._runners[model] = ModelRunner(model, backend, self._window, self._max_batch)
+        return self._runners[model]
+
+    async def close(self) -> None:
+        for runner in self._runners.values():
+            await runner.close()
+        await self.registry.close()
+
+    # -- validation and admission ----------------------------------------------------------
+    def _plan(self, request: SpeechRequest) -> _Plan:
+        text = request.text.strip()
+        if not text:
+            raise InvalidRequestError("text is empty")
+        if len(request.text) > self.max_text_chars:
+            raise InvalidRequestError(
+                f"text is {len(request.text)} characters; the limit is {self.max_text_chars}"
+            )
+        model = request.model or self.default_model
+        try:
+            backend = self.registry.entry(model).backend
+        except KeyError as exc:
+            raise NotFoundError(str(exc)) from None
+        voices = {v.name: v for v in backend.voices()}
+        voice = request.voice or next(iter(voices))
+        if voice not in voices:
+            raise NotFoundError(
+                f"unknown voice {voice!r} for model {model!r}; available voices: "
+                + ", ".join(voices)
+            )
+        _check_language(request.language, voices[voice])
+        if request.speed and not MIN_SPEED <= request.speed <= MAX_SPEED:
+            raise InvalidRequestError(
+                f"speed {request.speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}"
+            )
+        if request.sample_rate and not MIN_RATE <= request.sample_rate <= MAX_RATE:
+            raise InvalidRequestError(
+                f"sample_rate {request.sample_rate} is out of range; use 0 (the model's own) "
+                f"or {MIN_RATE} to {MAX_RATE}"
+            )
+        if request.instructions and not backend.accepts_instructions:
+            raise InvalidRequestError(f"model {model!r} does not accept instructions")
+        return _Plan(model, voice, split_sentences(text))
+
+    @contextlib.contextmanager
+    def _admit(self) -> Iterator[None]:
+        if self.in_progress >= self.max_queue:
+            raise QueueFullError(
+                f"server busy: {self.in_progress} requests in progress "
+                f"(max_queue={self.max_queue}); retry later"
+            )
+        self.in_progress += 1
+        try:
+            yield
+        finally:
+            self.in_progress -= 1
+
+    @staticmethod
+    def _job(request: SpeechRequest, plan: _Plan, text: str) -> SynthesisJob:
+        return SynthesisJob(
+            text=text,
+            voice=plan.voice,
+            language=request.language,
+            speed=request.speed or 1.0,
+            instructions=request.instructions,
+        )
+
+
+def _check_language(language: str, voice: VoiceInfo) -> None:
+    if not language or language.lower() == "auto":
+        return
+    wanted = language.lower().replace("-", "_")
+    for have in voice.languages:
+        have = have.lower().replace("-", "_")
+        if wanted == have or have.startswith(wanted + "_") or wanted.startswith(have + "_"):
+            return
+    raise InvalidRequestError(
+        f"voice {voice.name!r} does not speak {language!r}; its languages: "
+        + ", ".join(voice.languages)
+    )
+
+
+def _container_rate(fmt: AudioFormat, rate: int) -> int:
+    """The sample rate of the encoded file: Ogg/Opus always decodes at 48 kHz."""
+    return 48_000 if fmt is AudioFormat.OPUS else rate

@@ -1,0 +1,109 @@
+"""Sentence splitting for streamed synthesis: each sentence is synthesized and sent as
+soon as it exists, so the split decides time to first audio.
+
+Rules: split after `.`, `!`, `?` or `…` (plus closing quotes/brackets) when whitespace
+follows, except after a known abbreviation ("Dr.", "e.g."), a single initial ("J. F.
+Kennedy") or inside a number ("3.50" never splits, since no whitespace follows the dot).
+CJK full stops split without whitespace. Blank lines always split.
+"""
+
+from __future__ import annotations
+
+import re
+
+ABBREVIATIONS = frozenset(
+    (
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "a.m",
+        "p.m",
+        "approx",
+        "dept",
+        "est",
+        "fig",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "no",
+        "vol",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "mt",
+        "ft",
+        "u.s",
+        "u.k",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "rev",
+        "hon",
+    )
+)
+
+_BOUNDARY = re.compile(r"""([.!?…]+["'”’)\]]*)(\s+)|([。！？]+)|(\n\s*\n)""")
+
+
+def _ends_with_abbreviation(text: str) -> bool:
+    word = text.rsplit(None, 1)[-1] if text.strip() else ""
+    word = word.lstrip("\"'“‘(").rstrip(".").lower()
+    return word in ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def split_sentences(text: str, max_chars: int = 400) -> list[str]:
+    """Split `text` into sentences (stripped, none empty). A sentence longer than
+    `max_chars` is further cut at the last comma or space before the limit, so one
+    run-on sentence cannot delay the first audio for long."""
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end(1) if match.group(1) else match.end()
+        candidate = text[start:end]
+        if (
+            match.group(1)
+            and match.group(1).startswith(".")
+            and _ends_with_abbreviation(candidate.rstrip(".\"'”’)]") + ".")
+        ):
+            continue
+        sentences.append(candidate)
+        start = match.end()
+    sentences.append(text[start:])
+    out: list[str] = []
+    for sentence in (s.strip() for s in sentences):
+        out.extend(_cut(sentence, max_chars))
+    return [s for s in out if s]
+
+
+def _cut(sentence: str, max_chars: int) -> list[str]:
+    pieces = []
+    while len(sentence) > max_chars:
+        window = sentence[:max_chars]
+        cut = max(window.rfind(", "), window.rfind("; "))
+        cut = cut + 1 if cut > max_chars // 3 else window.rfind(" ")
+        cut = cut if cut > 0 else max_chars
+        pieces.append(sentence[:cut].strip())
+        sentence = sentence[cut:].strip()
+    pieces.append(sentence)
+    return pieces
