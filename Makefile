@@ -45,7 +45,7 @@ test: install-dev lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
-	$(PY) -m bench.model_server
+	$(PY) -m bench
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -14,6 +14,7 @@ import signal
 from dataclasses import dataclass
 
 import grpc
+from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -34,7 +35,7 @@ MAX_MESSAGE_BYTES = 64 * 2**20  # a 4096-character WAV reply is ~10 MB; gRPC's d
 class RunningServer:
     server: grpc.aio.Server
     service: SpeechService
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     port: int
 
     async def stop(self, grace: float) -> None:
@@ -73,7 +74,7 @@ async def start(settings: Settings) -> RunningServer:
     ]
     server = grpc.aio.server(options=options)
     tts_pb2_grpc.add_TextToSpeechServicer_to_server(TextToSpeechServicer(service), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server

@@ -65,7 +65,7 @@ class SpeechClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.channel.close()
+        await self.channel.close(grace=None)
 
     @staticmethod
     def request(

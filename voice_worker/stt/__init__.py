@@ -1,0 +1,1 @@
+"""Speech-to-text providers: one Protocol (`base.STTProvider`), one module each."""

@@ -1,0 +1,1 @@
+"""Text-to-speech providers: one Protocol (`base.TTSProvider`), one module each."""
