@@ -1,0 +1,7 @@
+"""One module per `voice-engine` subcommand, each with `NAME`, `HELP`,
+`add_arguments(parser)` and `run(args) -> int`. Add a module here and to `COMMANDS`."""
+
+COMMANDS = [
+    "voice_engine.commands.serve_models",
+    "voice_engine.commands.say",
+]
