@@ -12,6 +12,7 @@ streamed reply expect and where other TTS servers went wrong:
 
 from __future__ import annotations
 
+import io
 import struct
 from typing import Any
 
@@ -73,12 +74,22 @@ class _Sink:
         return out
 
 
+class _SeekableSink(io.BytesIO):
+    def drain(self) -> bytes:
+        return b""  # nothing leaves before close
+
+    def final(self) -> bytes:
+        return self.getvalue()
+
+
 class StreamEncoder:
     """Encodes successive blocks of mono float PCM at `input_rate` into `fmt` at
     `output_rate` (0: the input rate). `write` returns the bytes ready so far, `close`
     the rest; the concatenation of everything returned is one valid file."""
 
-    def __init__(self, fmt: AudioFormat, input_rate: int, output_rate: int = 0) -> None:
+    def __init__(
+        self, fmt: AudioFormat, input_rate: int, output_rate: int = 0, seekable: bool = False
+    ) -> None:
         self.format = fmt
         self.input_rate = input_rate
         self.output_rate = output_rate or input_rate
@@ -86,7 +97,9 @@ class StreamEncoder:
         codec_rate = (spec.forced_rate if spec else None) or self.output_rate
         self._header_sent = False
         self._closed = False
-        self._sink = _Sink()
+        # A seekable target lets muxers finish the header at the end (MP3's Xing/LAME
+        # gapless info, FLAC's total samples and MD5): only for whole files.
+        self._sink: _Sink | _SeekableSink = _SeekableSink() if seekable else _Sink()
         self._container: Any = None
         self._stream: Any = None
         sample_format = "s16"
@@ -117,7 +130,9 @@ class StreamEncoder:
         self._closed = True
         if self._container is not None:
             self._container.close()
-            out += self._sink.drain()
+            out += (
+                self._sink.final() if isinstance(self._sink, _SeekableSink) else self._sink.drain()
+            )
         return out
 
     def _frame(self, samples: FloatArray) -> av.AudioFrame:
@@ -149,7 +164,7 @@ class StreamEncoder:
 def encode(samples: FloatArray, sample_rate: int, fmt: AudioFormat, output_rate: int = 0) -> bytes:
     """Encode a whole utterance. WAV gets exact sizes in its header (not the streaming
     marker), since the length is known."""
-    encoder = StreamEncoder(fmt, sample_rate, output_rate)
+    encoder = StreamEncoder(fmt, sample_rate, output_rate, seekable=True)
     data = encoder.write(samples) + encoder.close()
     if fmt is AudioFormat.WAV:
         body = data[44:]
