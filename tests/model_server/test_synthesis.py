@@ -50,7 +50,7 @@ def transcribe(whisper, audio: bytes) -> str:
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_unary_in_every_format_decodes_and_says_the_words(
-    stub, whisper, fmt: pb.AudioFormat.ValueType
+    stub, whisper, fmt: pb.AudioFormat
 ) -> None:
     reply = stub.Synthesize(pb.SynthesizeRequest(text=SENTENCE, format=fmt), timeout=60)
     rate, duration, channels = decode(reply.audio)
@@ -91,7 +91,7 @@ def unary(stub) -> pb.SynthesizeResponse:
 
 @pytest.mark.parametrize("fmt", [*FORMATS, pb.AUDIO_FORMAT_PCM])
 def test_stream_concatenates_into_one_file_like_the_unary_reply(
-    stub, unary, fmt: pb.AudioFormat.ValueType
+    stub, unary, fmt: pb.AudioFormat
 ) -> None:
     request = pb.SynthesizeRequest(text=TEN_SENTENCES, format=fmt)
     chunks = list(stub.SynthesizeStream(request, timeout=120))
