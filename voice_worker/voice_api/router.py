@@ -1,0 +1,50 @@
+"""`POST /api/voice/tts` (JSON in, audio out) and `POST /api/voice/stt` (multipart
+`file`, JSON transcript out with segments and words): the design's own routes, over
+the same domain services as the OpenAI ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import Response
+
+from voice_worker.deps import ServicesDep
+from voice_worker.speech.protocol import TTSRequest
+from voice_worker.speech.responses import audio_response
+from voice_worker.stt.base import TranscriptionOptions
+from voice_worker.transcription.formats import to_verbose_json
+from voice_worker.transcription.router import read_upload
+
+router = APIRouter(prefix="/api/voice", tags=["voice"])
+
+
+@router.post("/tts")
+async def tts(body: TTSRequest, services: ServicesDep) -> Response:
+    job = services.speech.prepare(
+        body.text,
+        body.format,
+        voice=body.voice,
+        model=body.model,
+        speed=body.speed,
+        sample_rate=body.sample_rate,
+        language=body.language,
+    )
+    return audio_response(await services.speech.speak(job, stream=body.stream))
+
+
+@router.post("/stt")
+async def stt(
+    services: ServicesDep,
+    file: Annotated[UploadFile, File()],
+    language: Annotated[str, Form()] = "",
+    prompt: Annotated[str, Form()] = "",
+    words: Annotated[bool, Form()] = False,
+) -> dict[str, object]:
+    upload = await read_upload(file, services)
+    options = TranscriptionOptions(
+        language=language or None, prompt=prompt or None, word_timestamps=words
+    )
+    transcript = await services.transcription.transcribe(upload, options)
+    granularities = frozenset({"segment", "word"} if words else {"segment"})
+    return {"provider": services.stt.name, **to_verbose_json(transcript, granularities)}
