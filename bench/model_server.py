@@ -120,7 +120,11 @@ async def peer(url: str) -> dict[str, float]:
 
         await say(ONE)
         for label, text in TEXTS.items():
-            results[f"unary {label}"] = median(await timed(lambda t=text: say(t), REPEATS[label]))
+
+            async def unary(t: str = text) -> None:
+                await say(t)
+
+            results[f"unary {label}"] = median(await timed(unary, REPEATS[label]))
         for c in CONCURRENCY:
             results[f"rps c={c}"] = await throughput(lambda: say(ONE), c)
     return results
