@@ -118,3 +118,45 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def from_sdk_exception(provider: str, exc: BaseException) -> VoiceError:
+    """Our error for whatever a cloud SDK raised: an HTTP status error (OpenAI's
+    APIStatusError, Deepgram's ApiError, httpx's HTTPStatusError), a timeout, or a
+    connection failure. Duck-typed, so this module imports no SDK."""
+    if isinstance(exc, VoiceError):
+        return exc
+    response = getattr(exc, "response", None)
+    status = getattr(exc, "status_code", None) or getattr(response, "status_code", None)
+    if isinstance(status, int):
+        headers = getattr(exc, "headers", None) or getattr(response, "headers", None) or {}
+        retry_after = parse_retry_after(_header(headers, "retry-after"))
+        body = getattr(exc, "body", None)
+        detail = _detail(body) or getattr(exc, "message", "") or str(exc)
+        return upstream_for_status(provider, status, detail, retry_after)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if any("Timeout" in name for name in names):
+        return upstream_timeout(provider)
+    return upstream_unreachable(provider, f"{type(exc).__name__}: {exc}")
+
+
+def _header(headers: object, name: str) -> str | None:
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    value = getter(name) or getter(name.title())
+    return str(value) if value is not None else None
+
+
+def _detail(body: object) -> str:
+    """The message inside the error bodies of OpenAI, Deepgram and ElevenLabs."""
+    if isinstance(body, dict):
+        for key in ("error", "err_msg", "detail", "message"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                return str(value.get("message") or value)
+            if isinstance(value, list) and value:
+                return "; ".join(str(item.get("msg", item)) for item in value if item)
+            if value:
+                return str(value)
+    return str(body) if body else ""
