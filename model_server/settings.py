@@ -67,8 +67,11 @@ class PiperSettings(BaseModel):
     workers: int = Field(
         0, ge=0, description="Sentences synthesized in parallel per voice (0: one per CPU core)."
     )
-    threads_per_worker: int = Field(
-        1, ge=1, description="ONNX Runtime intra-op threads for each parallel synthesis."
+    solo_threads: int = Field(
+        0,
+        ge=0,
+        description="ONNX Runtime threads for a sentence that runs alone (0: one per CPU "
+        "core; 1: always one thread per sentence).",
     )
 
 

@@ -82,7 +82,7 @@ async def instrument(server) -> CountingPiper:
     entry = server.running.service.registry.entry("piper-joe")
     counting = CountingPiper()
     assert isinstance(entry.backend, PiperBackend)
-    counting._voice = entry.backend._voice
+    counting._voice, counting._solo = entry.backend._voice, entry.backend._solo
     entry.backend = counting
     return counting
 
