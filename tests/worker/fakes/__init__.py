@@ -1,0 +1,1 @@
+"""Strict local fakes of the cloud APIs in /work/shared/api-contracts.md."""
