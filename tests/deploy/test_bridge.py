@@ -1,0 +1,94 @@
+"""The example Node/Express bridge in front of real workers: it streams uploads and
+audio both ways, skips a worker that is down, and answers 502 when none is up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import DATA, JFK_TRANSCRIPT, ROOT, Process, decode, free_port, word_error_rate
+from tests.worker.support import stop, wait_http, worker_process
+
+BRIDGE = ROOT / "deploy" / "bridge"
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> None:
+    npm = shutil.which("npm")
+    assert npm, "npm is needed for the bridge (Node.js 18+)"
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=BRIDGE,
+        check=True,
+        timeout=300,
+    )
+
+
+def start_bridge(tmp_path: Path, workers: list[str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "PORT": str(port),
+        "WORKER_URLS": ",".join(workers),
+    }
+    log = (tmp_path / f"bridge-{port}.log").open("wb")
+    popen = subprocess.Popen(["node", "server.js"], cwd=BRIDGE, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz", process=popen)
+    return popen, url
+
+
+@pytest.fixture(scope="module")
+def bridge_worker(
+    tmp_path_factory: pytest.TempPathFactory, model_server: Process
+) -> Iterator[Process]:
+    with worker_process(tmp_path_factory.mktemp("bridge-worker"), model_server.address) as worker:
+        yield worker
+
+
+def test_bridge_proxies_speech_and_uploads_and_skips_a_dead_worker(
+    node_modules: None, bridge_worker: Process, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    popen, url = start_bridge(tmp_path, [dead, f"http://{bridge_worker.address}"])
+    try:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for _ in range(2):  # round robin: one of the two starts at the dead worker
+                reply = client.post(
+                    "/api/voice/tts",
+                    json={"text": "Hello through the bridge.", "format": "wav"},
+                    headers={"x-request-id": "bridge-test-1"},
+                )
+                assert reply.status_code == 200, reply.text
+                assert reply.headers["content-type"].startswith("audio/wav")
+                rate, duration, _ = decode(reply.content)
+                assert rate == 22_050 and 0.8 < duration < 4.0
+            audio = (DATA / "jfk.flac").read_bytes()
+            reply = client.post(
+                "/v1/audio/transcriptions",
+                files={"file": ("jfk.flac", audio, "audio/flac")},
+                data={"model": "whisper-1"},
+            )
+            assert reply.status_code == 200, reply.text
+            assert word_error_rate(JFK_TRANSCRIPT, reply.json()["text"]) <= 0.15
+    finally:
+        stop(popen)
+
+
+def test_bridge_answers_502_with_json_when_no_worker_is_up(
+    node_modules: None, tmp_path: Path
+) -> None:
+    popen, url = start_bridge(tmp_path, [f"http://127.0.0.1:{free_port()}"])
+    try:
+        reply = httpx.post(f"{url}/api/voice/tts", json={"text": "anyone?"}, timeout=30)
+        assert reply.status_code == 502
+        assert "voice worker unavailable" in reply.json()["error"]["message"]
+        assert httpx.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
+    finally:
+        stop(popen)
