@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev run serve-models test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,8 +27,11 @@ install: $(VENV)/.stamp-install  ## create .venv and install the engine (embedde
 
 install-dev: $(VENV)/.stamp-dev  ## install the engine plus test, lint and benchmark tools
 
-run: install  ## bring the engine up on embedded defaults (offline)
-	$(BIN)/voice-engine serve-models --host $(HOST)
+run: install  ## bring the engine up on embedded defaults (offline): model server + voice worker
+	$(BIN)/voice-engine up --host $(HOST)
+
+serve-worker: install  ## the HTTP voice worker alone (model server at 127.0.0.1:50051)
+	$(BIN)/voice-engine serve-worker --host $(HOST)
 
 serve-models: install  ## the model server alone
 	$(BIN)/voice-engine serve-models --host $(HOST)

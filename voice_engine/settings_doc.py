@@ -22,6 +22,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 #: marker name -> "module:Settings class"
 SETTINGS_CLASSES: dict[str, str] = {
     "model_server": "model_server.settings:Settings",
+    "voice_worker": "voice_worker.settings:Settings",
 }
 
 

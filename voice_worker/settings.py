@@ -134,7 +134,7 @@ class Settings(BaseSettings):
 
     http_host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     http_port: int = Field(8001, ge=0, le=65535, description="HTTP port (0: a free one).")
-    workers: int = Field(1, ge=1, description="Worker processes serve-worker starts.")
+    http_workers: int = Field(1, ge=1, description="Worker processes serve-worker starts.")
     access_log: bool = Field(True, description="Log one line per HTTP request.")
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)

@@ -5,4 +5,5 @@ COMMANDS = [
     "voice_engine.commands.serve_models",
     "voice_engine.commands.say",
     "voice_engine.commands.serve_worker",
+    "voice_engine.commands.up",
 ]

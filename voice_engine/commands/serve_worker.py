@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-server", help="model server HOST:PORT (default: VOICE_TTS__MODEL_SERVER)"
     )
-    parser.add_argument("--workers", type=int, help="processes (default: VOICE_WORKERS or 1)")
+    parser.add_argument("--workers", type=int, help="processes (default: VOICE_HTTP_WORKERS or 1)")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -24,7 +24,7 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
         "VOICE_HTTP_HOST": args.host,
         "VOICE_HTTP_PORT": args.port,
         "VOICE_TTS__MODEL_SERVER": args.model_server,
-        "VOICE_WORKERS": args.workers,
+        "VOICE_HTTP_WORKERS": args.workers,
     }
     return {k: str(v) for k, v in pairs.items() if v is not None}
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
-        workers=settings.workers,
+        workers=settings.http_workers,
         loop="uvloop",
         http="httptools",
         log_config=None,
