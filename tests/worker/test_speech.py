@@ -48,8 +48,9 @@ def test_every_format_decodes_with_the_expected_duration(
     got_rate, duration, channels = decode(audio)
     assert channels == 1
     assert got_rate == rate
-    # AAC in ADTS cannot signal its encoder priming: up to two frames (85 ms) longer
-    assert duration == pytest.approx(reference, abs=0.15 if fmt == "aac" else 0.08)
+    # Piper samples its phoneme durations (noise_w), so every synthesis of the same text
+    # differs by a few percent; AAC in ADTS adds up to two frames (85 ms) of priming.
+    assert duration == pytest.approx(reference, rel=0.1, abs=0.1 if fmt == "aac" else 0.02)
 
 
 def test_pcm_is_24khz_s16le_mono(client: openai.OpenAI, reference: float) -> None:
@@ -57,7 +58,7 @@ def test_pcm_is_24khz_s16le_mono(client: openai.OpenAI, reference: float) -> Non
         model="tts-1", voice="alloy", input=SENTENCE, response_format="pcm"
     ).content
     assert len(audio) % 2 == 0
-    assert len(audio) / 2 / 24000 == pytest.approx(reference, abs=0.05)
+    assert len(audio) / 2 / 24000 == pytest.approx(reference, rel=0.1)
 
 
 def test_streamed_reply_is_one_valid_file(client: openai.OpenAI, worker_url: str) -> None:
