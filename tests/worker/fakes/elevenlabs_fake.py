@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from shared.audio.formats import AudioFormat
 from tests.worker.fakes.common import Behavior, audio_bytes
@@ -56,6 +58,12 @@ def unprocessable(loc: list[str], msg: str) -> JSONResponse:
     )
 
 
+async def _cut(audio: bytes) -> AsyncIterator[bytes]:
+    yield audio[: len(audio) // 2]
+    await asyncio.sleep(0.05)
+    raise ConnectionResetError("the fake drops the connection mid-stream")
+
+
 def create_app(behavior: Behavior) -> FastAPI:
     app = FastAPI()
 
@@ -88,6 +96,10 @@ def create_app(behavior: Behavior) -> FastAPI:
         if unknown := set(body.get("voice_settings") or {}) - VOICE_SETTINGS:
             return unprocessable(["body", "voice_settings", sorted(unknown)[0]], "extra field")
         kind, _, rest = output_format.partition("_")
+        if behavior.mode == "cut":  # audio starts, then the connection breaks
+            return StreamingResponse(
+                _cut(audio_bytes(AudioFormat.MP3, 44100)), media_type="audio/mpeg"
+            )
         if kind == "pcm":
             return Response(audio_bytes(AudioFormat.PCM, int(rest)), media_type="audio/pcm")
         if kind == "mp3":
