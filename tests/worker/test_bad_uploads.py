@@ -96,6 +96,14 @@ def test_missing_file_and_bad_fields(worker_url: str) -> None:
     assert json_body.status_code == 400
 
 
-def test_rejections_are_counted_and_nothing_was_transcribed(worker_url: str) -> None:
-    metrics = httpx.get(f"{worker_url}/metrics").json()["transcription"]
-    assert metrics["rejected"] >= 2 * len(CORPUS)
+def test_rejections_are_counted_and_never_reach_the_model(worker_url: str) -> None:
+    def counters() -> dict[str, float]:
+        state: dict[str, float] = httpx.get(f"{worker_url}/metrics").json()["transcription"]
+        return state
+
+    before = counters()
+    for _, name, data, *_ in CORPUS:
+        httpx.post(f"{worker_url}/api/voice/stt", files={"file": (name, data)}, timeout=60)
+    after = counters()
+    assert after["rejected"] - before["rejected"] == len(CORPUS)
+    assert after["audio_seconds"] == before["audio_seconds"]  # nothing was transcribed
