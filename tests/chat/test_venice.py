@@ -1,0 +1,150 @@
+"""The Venice provider through the real `openai` SDK against the strict fake server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from tests.chat.fake_venice import KEY, FakeVenice
+from tests.helpers import free_port
+from voice_worker.chat.base import ChatError, ChatMessage, ChatOptions
+from voice_worker.chat.registry import build_chat_provider, resolve_name
+from voice_worker.chat.settings import ChatSettings, VeniceSettings
+from voice_worker.chat.venice import VeniceChat
+
+MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is two plus two?")]
+
+
+def settings(base_url: str, key: str = KEY) -> ChatSettings:
+    venice = VeniceSettings(api_key=SecretStr(key), base_url=base_url, model="qwen3-4b")
+    return ChatSettings(provider="venice", venice=venice, max_retries=0, timeout_seconds=5)
+
+
+@pytest.fixture
+async def venice(fake_venice: tuple[FakeVenice, str]) -> AsyncIterator[VeniceChat]:
+    fake, url = fake_venice
+    fake.scenario = "reasoning"
+    fake.requests.clear()
+    provider = VeniceChat(settings(url))
+    yield provider
+    await provider.aclose()
+
+
+async def test_reasoning_content_is_thinking_not_text(
+    venice: VeniceChat, fake_venice: tuple[FakeVenice, str]
+) -> None:
+    reply = await venice.complete(MESSAGES, ChatOptions(max_tokens=50))
+    assert reply.text == "Two plus two is four."
+    assert reply.thinking == "The user asks for two plus two."
+    assert reply.usage == {"prompt_tokens": 12, "completion_tokens": 7}
+    sent = fake_venice[0].requests[-1]
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
+    assert sent["model"] == "qwen3-4b"
+    assert sent["max_tokens"] == 50
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert sent["venice_parameters"]["include_venice_system_prompt"] is False
+    assert sent["venice_parameters"]["strip_thinking_response"] is False
+
+
+@pytest.mark.parametrize(
+    ("scenario", "text", "thinking"),
+    [
+        ("inline", "It is four.", "Simple arithmetic."),
+        ("unclosed", "", "Let me think about this for a long time"),
+        ("plain", "Hello from Venice.", ""),
+    ],
+)
+async def test_inline_thinking_split_across_chunks(
+    venice: VeniceChat,
+    fake_venice: tuple[FakeVenice, str],
+    scenario: str,
+    text: str,
+    thinking: str,
+) -> None:
+    fake_venice[0].scenario = scenario
+    reply = await venice.complete(MESSAGES, ChatOptions())
+    assert (reply.text, reply.thinking) == (text, thinking)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "status", "code", "words"),
+    [
+        ("429", 503, "upstream_rate_limited", "rate limited"),
+        ("500", 502, "upstream_error", "Inference failed"),
+        ("503", 503, "upstream_unavailable", "capacity"),
+    ],
+)
+async def test_upstream_errors_map_to_gateway_statuses(
+    venice: VeniceChat,
+    fake_venice: tuple[FakeVenice, str],
+    scenario: str,
+    status: int,
+    code: str,
+    words: str,
+) -> None:
+    fake_venice[0].scenario = scenario
+    with pytest.raises(ChatError) as caught:
+        await venice.complete(MESSAGES, ChatOptions())
+    assert caught.value.status == status
+    assert caught.value.code == code
+    assert "venice" in caught.value.message and words in caught.value.message
+    if scenario == "429":  # the reset from x-ratelimit-reset-requests
+        assert caught.value.retry_after == 7.0
+        assert caught.value.headers == {"Retry-After": "7"}
+
+
+async def test_wrong_key_is_a_502_naming_venice(fake_venice: tuple[FakeVenice, str]) -> None:
+    provider = VeniceChat(settings(fake_venice[1], key="wrong"))
+    with pytest.raises(ChatError) as caught:
+        await provider.complete(MESSAGES, ChatOptions())
+    await provider.aclose()
+    assert caught.value.status == 502
+    assert caught.value.code == "upstream_auth_failed"
+    assert "401" in caught.value.message and "Authentication failed" in caught.value.message
+
+
+async def test_unreachable_server_is_503() -> None:
+    provider = VeniceChat(settings(f"http://127.0.0.1:{free_port()}/api/v1"))
+    with pytest.raises(ChatError) as caught:
+        await provider.complete(MESSAGES, ChatOptions())
+    await provider.aclose()
+    assert caught.value.status == 503
+    assert "unreachable" in caught.value.message
+
+
+def test_the_fake_is_strict(fake_venice: tuple[FakeVenice, str]) -> None:
+    """What the real API rejects, the fake rejects (so a lax client cannot pass)."""
+    url = f"{fake_venice[1]}/chat/completions"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    base = {"model": "qwen3-4b", "messages": [{"role": "user", "content": "hi"}]}
+    bad_bodies = [
+        {"messages": base["messages"]},
+        {**base, "messages": []},
+        {**base, "venice_parameters": {"include_venice_system_prompt": "no"}},
+        {**base, "venice_parameters": {"enable_web_search": "sometimes"}},
+        {**base, "venice_parameters": {"made_up": True}},
+        {**base, "stream_options": {"include_usage": True}},
+    ]
+    for body in bad_bodies:
+        reply = httpx.post(url, json=body, headers=auth)
+        assert reply.status_code == 400, body
+        assert reply.json()["details"]["_errors"]
+    assert httpx.post(url, json=base).status_code == 401
+    fake_venice[0].scenario = "plain"
+    ok = httpx.post(url, json=base, headers=auth)
+    assert ok.status_code == 200
+    assert ok.json()["choices"][0]["message"]["content"] == "Hello from Venice."
+    assert ok.headers["x-ratelimit-remaining-requests"] == "49"
+
+
+def test_registry_picks_venice_only_with_a_key() -> None:
+    assert resolve_name(ChatSettings()) == "local"
+    assert resolve_name(settings("http://x")) == "venice"
+    keyed = ChatSettings(venice=VeniceSettings(api_key=SecretStr("k")))
+    assert resolve_name(keyed) == "venice"
+    with pytest.raises(ValueError, match="valid: auto, venice"):
+        build_chat_provider(ChatSettings(provider="nope"))

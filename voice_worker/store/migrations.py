@@ -1,0 +1,115 @@
+"""The schema and its versioned migrations.
+
+Each migration is a numbered step run once, in order, inside one transaction that also
+records it in `voice_schema_migrations`; a database is at the highest version recorded.
+On PostgreSQL a transaction-scoped advisory lock serializes workers that start together.
+Tables are declared here (SQLAlchemy Core) for the queries; step 1 creates them as
+they were first released, and every later change is a new step with its own DDL
+(step 2 shows the shape), never an edit of an earlier one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+metadata = sa.MetaData()
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: INTEGER PRIMARY KEY
+
+migrations_table = sa.Table(
+    "voice_schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.Float, nullable=False),
+)
+sessions = sa.Table(
+    "voice_chat_sessions",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("title", sa.Text, nullable=False, server_default=""),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+messages = sa.Table(
+    "voice_chat_messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("voice_chat_sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("thinking", sa.Text, nullable=False, server_default=""),
+    sa.Column("transcript", sa.Text),
+    sa.Column("audio_format", sa.String(16)),
+    sa.Column("audio_duration", sa.Float),
+    sa.Column("timings", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_voice_chat_messages_session", "session_id", "id"),
+)
+tts_models = sa.Table(
+    "tts_models",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("backend", sa.String(50), nullable=False),
+    sa.Column("sample_rate", sa.Integer, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("synced_at", sa.Float, nullable=False),
+)
+
+
+def _initial(conn: sa.Connection) -> None:
+    for table in (sessions, messages, tts_models):
+        table.create(conn)
+
+
+def _sessions_by_time(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.text(
+            "CREATE INDEX ix_voice_chat_sessions_created ON voice_chat_sessions (created_at, id)"
+        )
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
+    (1, "sessions, messages and tts_models", _initial),
+    (2, "index sessions by creation time (listing)", _sessions_by_time),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def _apply(conn: sa.Connection) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7413001)"))
+    migrations_table.create(conn, checkfirst=True)
+    done = set(conn.scalars(sa.select(migrations_table.c.version)))
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if version in done:
+            continue
+        step(conn)
+        conn.execute(
+            migrations_table.insert().values(version=version, name=name, applied_at=time.time())
+        )
+        applied.append(version)
+    return applied
+
+
+async def migrate(engine: AsyncEngine) -> list[int]:
+    """Bring the database to the latest version; the versions applied now."""
+    async with engine.begin() as conn:
+        return await conn.run_sync(_apply)
+
+
+async def current_version(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        value = await conn.scalar(sa.select(sa.func.max(migrations_table.c.version)))
+    return int(value or 0)
