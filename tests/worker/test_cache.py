@@ -141,3 +141,26 @@ async def test_single_flight_error_reaches_every_reader() -> None:
         with pytest.raises(ValueError, match="boom"):
             await flight.first()
     assert not flights._flights  # a failed flight is not kept
+
+
+async def test_slow_redis_times_out_to_memory() -> None:
+    """A Redis that accepts connections but never answers: short socket timeouts, then
+    the memory cache; the caller waits well under a second."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    redis = RedisCache(f"redis://127.0.0.1:{port}/0", "x:", socket_timeout=0.1)
+    cache = FallbackCache(redis, MemoryCache(10), backoff_min=5.0)
+    try:
+        start = time.monotonic()
+        await cache.set("k", b"v", 60)
+        assert await cache.get("k") == b"v"
+        assert time.monotonic() - start < 1.0
+        assert cache.state()["errors"] == 1
+        assert "Timeout" in cache.last_error
+    finally:
+        server.close()
+        await cache.close()
