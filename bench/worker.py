@@ -6,14 +6,14 @@
 - local transcription of jfk.flac through the worker vs faster-whisper called
   directly on the same model with the same options (target within 1.10x).
 
-The load generator is a small keep-alive HTTP/1.1 client on uvloop (one connection
-per simulated client), so that it measures the worker rather than itself.
+Cached speech is measured twice: with the in-memory cache (the default) and with
+`VOICE_CACHE__BACKEND=redis` on a throwaway redis-server (every hit a Redis GET).
+The load generator (bench/http_load.py) is a keep-alive HTTP/1.1 client on uvloop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -24,107 +24,12 @@ from typing import Any
 
 import httpx
 
-from bench.report import median, percentile, print_table, write_result
+from bench.http_load import http_load
+from bench.report import median, print_table, write_result
 from tests.helpers import DATA, JFK_TRANSCRIPT, free_port, model_server_process, word_error_rate
+from tests.worker.support import RedisServer
 
-TEXT = "Hello there. Your order has shipped and will arrive tomorrow."
-SINGLE_REQUESTS = 2000
-CONCURRENCY = 32
-LOAD_SECONDS = 6.0
 TRANSCRIBE_REPEATS = 5
-
-
-def request_bytes(host: str, text: str) -> bytes:
-    body = json.dumps({"model": "tts-1", "voice": "alloy", "input": text}).encode()
-    head = (
-        f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-class Connection:
-    """One keep-alive connection; `call()` sends the request and reads the reply."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    @classmethod
-    async def open(cls, port: int) -> Connection:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def call(self, payload: bytes) -> int:
-        self.writer.write(payload)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length, chunked = 0, False
-        for line in head.split(b"\r\n"):
-            lower = line.lower()
-            if lower.startswith(b"content-length:"):
-                length = int(line[15:])
-            elif lower.startswith(b"transfer-encoding:") and b"chunked" in lower:
-                chunked = True
-        if chunked:  # a cache miss streams its audio
-            while size := int((await self.reader.readuntil(b"\r\n"))[:-2], 16):
-                await self.reader.readexactly(size + 2)
-            await self.reader.readuntil(b"\r\n")
-        elif length:
-            await self.reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-async def single_client(port: int, payload: bytes) -> list[float]:
-    conn = await Connection.open(port)
-    times = []
-    for _ in range(SINGLE_REQUESTS):
-        start = time.perf_counter()
-        status = await conn.call(payload)
-        times.append(time.perf_counter() - start)
-        assert status == 200, status
-    conn.close()
-    return times
-
-
-async def concurrent_clients(port: int, payload: bytes) -> tuple[float, list[float]]:
-    conns = [await Connection.open(port) for _ in range(CONCURRENCY)]
-    latencies: list[float] = []
-    deadline = time.perf_counter() + LOAD_SECONDS
-
-    async def client(conn: Connection) -> None:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            status = await conn.call(payload)
-            latencies.append(time.perf_counter() - start)
-            assert status == 200, status
-
-    start = time.perf_counter()
-    await asyncio.gather(*(client(c) for c in conns))
-    elapsed = time.perf_counter() - start
-    for conn in conns:
-        conn.close()
-    return len(latencies) / elapsed, latencies
-
-
-async def http_load(port: int) -> dict[str, float]:
-    payload = request_bytes(f"127.0.0.1:{port}", TEXT)
-    # warm every worker process's cache (connections land on either process)
-    conns = [await Connection.open(port) for _ in range(16)]
-    for conn in conns:
-        await conn.call(payload)
-        conn.close()
-    single = await single_client(port, payload)
-    rps, latencies = await concurrent_clients(port, payload)
-    return {
-        "single_p50_ms": percentile(single, 50) * 1000,
-        "single_p99_ms": percentile(single, 99) * 1000,
-        "c32_rps": rps,
-        "c32_p50_ms": percentile(latencies, 50) * 1000,
-        "c32_p99_ms": percentile(latencies, 99) * 1000,
-    }
 
 
 def transcribe_through_worker(url: str) -> tuple[float, str]:
@@ -170,12 +75,15 @@ def transcribe_directly() -> tuple[float, str]:
     return median(times), text
 
 
-def start_workers(port: int, model_server: str, log: Path) -> subprocess.Popen[bytes]:
+def start_workers(
+    port: int, model_server: str, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "voice_engine.cli", "serve-worker", "--workers", "2"]
     command += ["--port", str(port), "--model-server", model_server]
-    env = {**os.environ, "VOICE_LOG__LEVEL": os.environ.get("VOICE_LOG__LEVEL", "INFO")}
     with log.open("wb") as out:
-        popen = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        popen = subprocess.Popen(
+            command, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+        )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
@@ -189,6 +97,42 @@ def start_workers(port: int, model_server: str, log: Path) -> subprocess.Popen[b
     raise TimeoutError(f"worker did not start; see {log}")
 
 
+def stop(popen: subprocess.Popen[bytes]) -> None:
+    popen.terminate()
+    try:
+        popen.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+
+
+def measure(tmp: Path, model_server: str) -> tuple[dict[str, dict[str, float]], float, str]:
+    """Cached speech with the in-memory cache (the default) and with a throwaway Redis
+    (every hit is a Redis GET); transcription on the default workers."""
+    load: dict[str, dict[str, float]] = {}
+    port = free_port()
+    workers = start_workers(port, model_server, tmp / "worker-memory.log")
+    try:
+        load["memory"] = asyncio.run(http_load(port))
+        via_worker, text = transcribe_through_worker(f"http://127.0.0.1:{port}")
+    finally:
+        stop(workers)
+    redis = RedisServer(free_port(), tmp)
+    redis.start()
+    env = {
+        "VOICE_CACHE__BACKEND": "redis",
+        "VOICE_CACHE__REDIS_URL": redis.url,
+        "VOICE_STT__PROVIDER": "mock",
+    }
+    port = free_port()
+    workers = start_workers(port, model_server, tmp / "worker-redis.log", env)
+    try:
+        load["redis"] = asyncio.run(http_load(port))
+    finally:
+        stop(workers)
+        redis.stop()
+    return load, via_worker, text
+
+
 def main() -> None:
     try:
         import uvloop
@@ -197,41 +141,33 @@ def main() -> None:
     except ImportError:
         pass
     with tempfile.TemporaryDirectory() as tmp, model_server_process(Path(tmp)) as server:
-        port = free_port()
-        workers = start_workers(port, server.address, Path(tmp) / "worker.log")
-        try:
-            load = asyncio.run(http_load(port))
-            via_worker, worker_text = transcribe_through_worker(f"http://127.0.0.1:{port}")
-        finally:
-            workers.terminate()
-            workers.wait(timeout=30)
+        load, via_worker, worker_text = measure(Path(tmp), server.address)
     direct, direct_text = transcribe_directly()
     ratio = via_worker / direct
-    rows: list[dict[str, Any]] = [
-        {
-            "measure": "cached speech, 1 client, p50 (ms)",
-            "value": load["single_p50_ms"],
-            "target": "<= 5",
-            "ok": load["single_p50_ms"] <= 5,
-        },
-        {
-            "measure": "cached speech, 1 client, p99 (ms)",
-            "value": load["single_p99_ms"],
-            "target": "",
-            "ok": "",
-        },
-        {
-            "measure": "cached speech, 32 clients (req/s)",
-            "value": load["c32_rps"],
-            "target": ">= 1000",
-            "ok": load["c32_rps"] >= 1000,
-        },
-        {
-            "measure": "cached speech, 32 clients, p50 / p99 (ms)",
-            "value": f"{load['c32_p50_ms']:.2f} / {load['c32_p99_ms']:.2f}",
-            "target": "",
-            "ok": "",
-        },
+    rows: list[dict[str, Any]] = []
+    for backend, figures in load.items():
+        p50, rps = figures["single_p50_ms"], figures["c32_rps"]
+        rows += [
+            {
+                "measure": f"cached speech ({backend}), 1 client, p50 / p99 (ms)",
+                "value": f"{p50:.3f} / {figures['single_p99_ms']:.3f}",
+                "target": "p50 <= 5",
+                "ok": p50 <= 5,
+            },
+            {
+                "measure": f"cached speech ({backend}), 32 clients (req/s)",
+                "value": rps,
+                "target": ">= 1000",
+                "ok": rps >= 1000,
+            },
+            {
+                "measure": f"cached speech ({backend}), 32 clients, p50 / p99 (ms)",
+                "value": f"{figures['c32_p50_ms']:.2f} / {figures['c32_p99_ms']:.2f}",
+                "target": "",
+                "ok": "",
+            },
+        ]
+    rows += [
         {"measure": "jfk.flac via worker (s)", "value": via_worker, "target": "", "ok": ""},
         {"measure": "jfk.flac faster-whisper direct (s)", "value": direct, "target": "", "ok": ""},
         {"measure": "worker / direct", "value": ratio, "target": "<= 1.10", "ok": ratio <= 1.10},
@@ -240,7 +176,7 @@ def main() -> None:
     write_result(
         "worker",
         {
-            **load,
+            "cached_speech": load,
             "transcribe_worker_s": via_worker,
             "transcribe_direct_s": direct,
             "transcribe_ratio": ratio,
