@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model-server", help="model server HOST:PORT (default: VOICE_TTS__MODEL_SERVER)"
     )
     parser.add_argument("--workers", type=int, help="processes (default: VOICE_HTTP_WORKERS or 1)")
+    parser.add_argument(
+        "--database-url",
+        help="session store: sqlite:///file.db or postgresql://... (default: VOICE_DATABASE__URL)",
+    )
 
 
 def overrides(args: argparse.Namespace) -> dict[str, str]:
@@ -25,6 +29,7 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
         "VOICE_HTTP_PORT": args.port,
         "VOICE_TTS__MODEL_SERVER": args.model_server,
         "VOICE_HTTP_WORKERS": args.workers,
+        "VOICE_DATABASE__URL": getattr(args, "database_url", None),
     }
     return {k: str(v) for k, v in pairs.items() if v is not None}
 
@@ -44,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         host=settings.http_host,
         port=settings.http_port,
         workers=settings.http_workers,
-        loop="uvloop",
-        http="httptools",
+        loop="auto",  # uvloop and httptools when installed (they are, on Linux)
+        http="auto",
         log_config=None,
         access_log=False,
         server_header=False,
