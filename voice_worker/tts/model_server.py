@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from shared.logs import request_id_var
 from voice_engine.client import PB_FORMATS, channel_options
 from voice_engine.v1 import tts_pb2 as pb
 from voice_engine.v1 import tts_pb2_grpc
@@ -69,6 +70,12 @@ class ModelServerTTS:
             instructions=options.instructions,
         )
 
+    @staticmethod
+    def _metadata() -> tuple[tuple[str, str], ...]:
+        """The HTTP request's ID, so the model server's logs carry it too."""
+        request_id = request_id_var.get()
+        return (("x-request-id", request_id),) if request_id else ()
+
     async def _backoff(self, attempt: int) -> None:
         await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
 
@@ -76,7 +83,9 @@ class ModelServerTTS:
         request = self._request(text, options)
         for attempt in range(self.max_retries + 1):
             try:
-                reply = await self.stub.Synthesize(request, timeout=self.timeout)
+                reply = await self.stub.Synthesize(
+                    request, timeout=self.timeout, metadata=self._metadata()
+                )
             except grpc.aio.AioRpcError as exc:
                 if exc.code() in _RETRYABLE and attempt < self.max_retries:
                     await self._backoff(attempt)
@@ -96,7 +105,9 @@ class ModelServerTTS:
         request = self._request(text, options)
         for attempt in range(self.max_retries + 1):
             started = False
-            call = self.stub.SynthesizeStream(request, timeout=self.timeout)
+            call = self.stub.SynthesizeStream(
+                request, timeout=self.timeout, metadata=self._metadata()
+            )
             try:
                 async for chunk in call:
                     if chunk.audio:
