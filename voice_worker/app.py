@@ -13,6 +13,9 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voice_worker.catalog.router import router as catalog_router
+from voice_worker.conversation.router import router as voice_chat_router
+from voice_worker.conversation.service import build_conversation
+from voice_worker.conversation.sessions_router import router as voice_sessions_router
 from voice_worker.health.router import router as health_router
 from voice_worker.http import errors
 from voice_worker.http.middleware import RequestIdMiddleware
@@ -31,10 +34,12 @@ ROUTERS: list[APIRouter] = [
     transcription_router,
     catalog_router,
     voice_api_router,
+    voice_sessions_router,
+    voice_chat_router,
 ]
 
 #: builders run at start-up after the core services, in order (chat, sessions, ...)
-EXTENSIONS: list[Callable[[Services], Awaitable[None]]] = []
+EXTENSIONS: list[Callable[[Services], Awaitable[None]]] = [build_conversation]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

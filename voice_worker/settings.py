@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import LoggingSettings
+from voice_worker.chat.settings import ChatSettings, ResponseCacheSettings
+from voice_worker.store.settings import DatabaseSettings
 
 
 class LocalSTTSettings(BaseModel):
@@ -140,3 +142,9 @@ class Settings(BaseSettings):
     tts: TTSSettings = Field(default_factory=TTSSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     log: LoggingSettings = Field(default_factory=LoggingSettings)
+    data_dir: Path = Field(
+        Path("data"), description="Directory for the worker's files (the default SQLite store)."
+    )
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)

@@ -5,11 +5,13 @@ the same `ByteCache` backends as the audio cache (in-memory or Redis)."""
 from __future__ import annotations
 
 import json
+import logging
 
 from shared.cache.base import ByteCache, cache_key
 from voice_worker.chat.base import ChatReply
 
 NAMESPACE = "chat-reply"
+log = logging.getLogger(__name__)
 
 
 class ResponseCache:
@@ -24,7 +26,11 @@ class ResponseCache:
         )
 
     async def get(self, conversation_id: str, query: str, analyst_role: str) -> ChatReply | None:
-        raw = await self.backend.get(self.key(conversation_id, query, analyst_role))
+        try:
+            raw = await self.backend.get(self.key(conversation_id, query, analyst_role))
+        except Exception as exc:  # a cache that fails is a miss, never a failed turn
+            log.warning("response cache get failed", extra={"error": str(exc)})
+            return None
         if raw is None:
             return None
         data = json.loads(raw)
@@ -34,6 +40,9 @@ class ResponseCache:
         self, conversation_id: str, query: str, analyst_role: str, reply: ChatReply
     ) -> None:
         value = json.dumps({"text": reply.text, "thinking": reply.thinking, "model": reply.model})
-        await self.backend.set(
-            self.key(conversation_id, query, analyst_role), value.encode(), self.ttl_seconds
-        )
+        try:
+            await self.backend.set(
+                self.key(conversation_id, query, analyst_role), value.encode(), self.ttl_seconds
+            )
+        except Exception as exc:
+            log.warning("response cache set failed", extra={"error": str(exc)})

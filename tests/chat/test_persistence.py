@@ -1,0 +1,80 @@
+"""Sessions outlive the worker process; an upstream failure mid-turn over HTTP is a clear
+5xx (or 4xx) naming the culprit, with no half turn stored; the response cache on Redis."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from shared.cache.redis_cache import RedisCache
+from tests.chat.fake_venice import KEY, FakeVenice
+from tests.helpers import Process
+from tests.worker.support import worker_process
+from voice_worker.chat.base import ChatReply
+from voice_worker.chat.cache import ResponseCache
+
+pytestmark = pytest.mark.slow
+
+
+def test_restart_keeps_history_and_failures_leave_no_half_turn(
+    tmp_path: Path, model_server: Process, fake_venice: tuple[FakeVenice, str]
+) -> None:
+    fake, venice_url = fake_venice
+    fake.scenario = "plain"
+    env = {
+        "VOICE_DATABASE__URL": f"sqlite:///{tmp_path}/chat.db",
+        "VOICE_CHAT__PROVIDER": "venice",
+        "VOICE_CHAT__VENICE__API_KEY": KEY,
+        "VOICE_CHAT__VENICE__BASE_URL": venice_url,
+        "VOICE_CHAT__MAX_RETRIES": "0",
+        "VOICE_RESPONSE_CACHE__ENABLED": "false",
+    }
+    with worker_process(tmp_path, model_server.address, env) as worker:
+        base = f"http://{worker.address}/api/voice/sessions"
+        sid = httpx.post(base, json={"settings": {"audio_format": "opus"}}).json()["id"]
+        ok = httpx.post(f"{base}/{sid}/text", json={"text": "hello"}, timeout=60)
+        assert ok.status_code == 200 and ok.json()["reply_text"] == "Hello from Venice."
+        fake.scenario = "503"
+        busy = httpx.post(f"{base}/{sid}/text", json={"text": "again"}, timeout=60)
+        assert busy.status_code == 503
+        assert "venice" in busy.json()["error"]["message"]
+        fake.scenario = "plain"
+        httpx.patch(f"{base}/{sid}", json={"settings": {"tts_model": "no-such-model"}})
+        bad_voice = httpx.post(f"{base}/{sid}/text", json={"text": "and again"}, timeout=60)
+        assert bad_voice.status_code == 400, bad_voice.text
+        assert "no-such-model" in bad_voice.json()["error"]["message"]
+    with worker_process(tmp_path, model_server.address, env) as worker:  # a new process
+        base = f"http://{worker.address}/api/voice/sessions"
+        session = httpx.get(f"{base}/{sid}")
+        assert session.status_code == 200
+        assert session.json()["settings"]["tts_model"] == "no-such-model"
+        history = httpx.get(f"{base}/{sid}/messages").json()["items"]
+        assert [(m["role"], m["text"]) for m in history] == [
+            ("user", "hello"),
+            ("assistant", "Hello from Venice."),
+        ]
+        assert history[1]["audio_format"] == "opus"
+
+
+async def test_response_cache_on_redis() -> None:
+    prefix = f"test-chat-{uuid.uuid4().hex[:8]}:"
+    backend = RedisCache("redis://127.0.0.1:6379/12", prefix)
+    if not await backend.ping():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    cache = ResponseCache(backend, ttl_seconds=60)
+    try:
+        assert await cache.get("s1", "q", "default") is None
+        await cache.set("s1", "q", "default", ChatReply("A.", "t", "m"))
+        assert await cache.get("s1", "q", "default") == ChatReply("A.", "t", "m")
+        assert await cache.get("s1", "q", "analyst") is None
+        ttl = redis.Redis(db=12).pttl(prefix + ResponseCache.key("s1", "q", "default"))
+        assert 0 < ttl <= 60_000
+    finally:
+        client = redis.Redis(db=12)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        await backend.close()

@@ -1,0 +1,132 @@
+"""The bodies of /api/voice/*: what clients send and what they get back."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.audio.formats import AudioFormat
+from voice_worker.conversation.engine import TurnResult
+from voice_worker.store.base import MessageRecord, Quality, SessionRecord, SessionSettings
+
+
+def _time(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, tz=timezone.utc)
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field("", max_length=200, description="A name for the conversation.")
+    settings: SessionSettings = Field(default_factory=SessionSettings)
+
+
+class SettingsPatch(BaseModel):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+    voice: str | None = None
+    tts_model: str | None = None
+    audio_format: AudioFormat | None = None
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    quality: Quality | None = None
+    analyst_role: str | None = None
+    language: str | None = None
+
+
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, max_length=200)
+    settings: SettingsPatch = Field(default_factory=SettingsPatch)
+
+
+class SessionOut(BaseModel):
+    id: str
+    title: str
+    settings: SessionSettings
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> SessionOut:
+        return cls(
+            id=record.id,
+            title=record.title,
+            settings=record.settings,
+            created_at=_time(record.created_at),
+            updated_at=_time(record.updated_at),
+        )
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    role: str
+    text: str
+    thinking: str
+    transcript: str | None
+    audio_format: str | None
+    audio_duration: float | None
+    timings: dict[str, float]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: MessageRecord) -> MessageOut:
+        return cls(
+            id=m.id,
+            role=m.role,
+            text=m.text,
+            thinking=m.thinking,
+            transcript=m.transcript,
+            audio_format=m.audio_format,
+            audio_duration=m.audio_duration,
+            timings=m.timings,
+            created_at=_time(m.created_at),
+        )
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class TextTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="What the user says, typed.")
+
+
+class TurnOut(BaseModel):
+    session_id: str
+    transcript: str | None
+    reply_text: str
+    thinking: str
+    audio_format: str
+    audio_base64: str
+    sample_rate: int
+    audio_duration: float
+    timings: dict[str, float] = Field(description="Seconds per stage: stt, chat, tts, store.")
+    user_message_id: int
+    assistant_message_id: int
+    cached: bool
+
+    @classmethod
+    def of(cls, t: TurnResult) -> TurnOut:
+        return cls(
+            session_id=t.session_id,
+            transcript=t.transcript,
+            reply_text=t.reply_text,
+            thinking=t.thinking,
+            audio_format=t.audio_format,
+            audio_base64=base64.b64encode(t.audio).decode(),
+            sample_rate=t.sample_rate,
+            audio_duration=t.audio_duration,
+            timings=t.timings,
+            user_message_id=t.user_message_id,
+            assistant_message_id=t.assistant_message_id,
+            cached=t.cached,
+        )

@@ -1,0 +1,62 @@
+"""POST /api/voice/sessions/{id}/messages (multipart `audio`: speech in, speech out)
+and /text (JSON `text`: text in, speech out). JSON by default; with `Accept: audio/*`
+the reply is the audio itself and the texts ride in URL-encoded headers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Request, Response, UploadFile
+
+from shared.audio.formats import MIME_TYPES, AudioFormat
+from voice_worker.conversation.engine import TurnResult
+from voice_worker.conversation.protocol import TextTurn, TurnOut
+from voice_worker.conversation.service import EngineDep
+from voice_worker.errors import PayloadTooLarge
+
+router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
+MAX_UPLOAD = 25 * 2**20
+MAX_HEADER_CHARS = 2000
+
+
+@router.post("/{session_id}/messages", response_model=TurnOut)
+async def voice_turn(
+    session_id: str, request: Request, engine: EngineDep, audio: Annotated[UploadFile, File()]
+) -> Response:
+    if audio.size is not None and audio.size > MAX_UPLOAD:
+        raise PayloadTooLarge(
+            f"the audio has {audio.size} bytes; at most {MAX_UPLOAD}", param="audio"
+        )
+    result = await engine.process_message(session_id, await audio.read())
+    return reply(result, request)
+
+
+@router.post("/{session_id}/text", response_model=TurnOut)
+async def text_turn(
+    session_id: str, body: TextTurn, request: Request, engine: EngineDep
+) -> Response:
+    return reply(await engine.process_text_only(session_id, body.text), request)
+
+
+def reply(result: TurnResult, request: Request) -> Response:
+    accept = request.headers.get("accept", "")
+    if "audio/" not in accept:
+        return Response(TurnOut.of(result).model_dump_json(), media_type="application/json")
+    headers = {
+        "X-Session-Id": result.session_id,
+        "X-Reply-Text": _header(result.reply_text),
+        "X-Thinking": _header(result.thinking),
+        "X-Timings": json.dumps(result.timings),
+        "X-Assistant-Message-Id": str(result.assistant_message_id),
+    }
+    if result.transcript is not None:
+        headers["X-Transcript"] = _header(result.transcript)
+    media_type = MIME_TYPES[AudioFormat(result.audio_format)]
+    return Response(result.audio, media_type=media_type, headers=headers)
+
+
+def _header(text: str) -> str:
+    """URL-encoded (UTF-8), so any language survives an ASCII header."""
+    return quote(text[:MAX_HEADER_CHARS], safe=" ,.?!'")

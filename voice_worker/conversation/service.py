@@ -1,0 +1,87 @@
+"""Wiring into the worker: `build_conversation(services)` (in the app's EXTENSIONS)
+opens the store, builds the chat provider, the response cache and the engine, and
+registers them; `conversation(request)` / `sessions(request)` give them to routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import grpc
+from fastapi import Depends, Request
+
+from voice_worker.chat.cache import ResponseCache
+from voice_worker.chat.local import LocalChat
+from voice_worker.chat.registry import build_chat_provider
+from voice_worker.conversation.engine import VoiceChatEngine
+from voice_worker.conversation.sessions import SessionService
+from voice_worker.services import Services, build_cache
+from voice_worker.store.sql import open_store
+from voice_worker.store.tts_models import sync_tts_models
+from voice_worker.stt.base import Transcript, TranscriptionOptions
+from voice_worker.transcription.serving import TranscriptionService, Upload
+
+log = logging.getLogger(__name__)
+
+
+class CheckedSTT:
+    """The worker's STT behind its upload checks (size, not audio, too long: 4xx)."""
+
+    def __init__(self, service: TranscriptionService) -> None:
+        self.service = service
+        self.name = service.provider.name
+
+    async def transcribe(self, audio: bytes, options: TranscriptionOptions) -> Transcript:
+        return await self.service.transcribe(Upload(audio), options)
+
+
+async def build_conversation(services: Services) -> None:
+    settings = services.settings
+    db = settings.database
+    store = await open_store(db.resolved_url(settings.data_dir), db.pool_size, db.echo)
+    services.add("store", store, close=store.close)
+    chat = build_chat_provider(settings.chat)
+    services.add("chat", chat, close=chat.aclose)
+    if isinstance(chat, LocalChat):
+        await asyncio.to_thread(chat.load)  # 0.3 s now rather than on the first turn
+    cache = None
+    if settings.response_cache.enabled:
+        group = settings.cache.model_copy(
+            update={"max_entries": settings.response_cache.max_entries, "max_bytes": 0}
+        )
+        backend = build_cache(group)
+        services.closers.append(backend.close)  # type: ignore[attr-defined]
+        cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
+    engine = VoiceChatEngine(
+        store,
+        chat,
+        services.tts,
+        settings.chat,
+        stt=CheckedSTT(services.transcription),
+        response_cache=cache,
+        max_text_chars=settings.tts.max_input_chars,
+    )
+    services.add("conversation", engine)
+    services.add("sessions", SessionService(store, settings.chat))
+    if settings.tts.provider == "model_server":
+        try:
+            count = await sync_tts_models(store, settings.tts.model_server)
+            log.info("tts models synced", extra={"models": count})
+        except grpc.aio.AioRpcError as exc:
+            log.warning("tts models not synced", extra={"error": exc.code().name})
+    log.info("voice chat ready", extra={"chat": chat.name, "store": store.dialect})
+
+
+def conversation(request: Request) -> VoiceChatEngine:
+    services: Services = request.app.state.services
+    return services.get("conversation", VoiceChatEngine)
+
+
+def sessions(request: Request) -> SessionService:
+    services: Services = request.app.state.services
+    return services.get("sessions", SessionService)
+
+
+EngineDep = Annotated[VoiceChatEngine, Depends(conversation)]
+SessionsDep = Annotated[SessionService, Depends(sessions)]

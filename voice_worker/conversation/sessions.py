@@ -1,0 +1,72 @@
+"""Session operations as the HTTP layer calls them: each validates, raises the worker's
+errors (404 for an unknown session, 400 for a bad setting or cursor) and returns
+records."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.prompt import persona
+from voice_worker.errors import InvalidRequest, NotFound
+from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecord, SessionSettings
+
+MAX_PAGE = 200
+
+
+class SessionService:
+    def __init__(self, store: ChatStore, chat_settings: ChatSettings) -> None:
+        self.store = store
+        self.chat_settings = chat_settings
+
+    def _check(self, settings: SessionSettings) -> None:
+        persona(self.chat_settings, settings.analyst_role)  # unknown role: 400
+
+    async def create(self, settings: SessionSettings, title: str = "") -> SessionRecord:
+        self._check(settings)
+        return await self.store.create_session(settings, title)
+
+    async def get(self, session_id: str) -> SessionRecord:
+        record = await self.store.get_session(session_id)
+        if record is None:
+            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+        return record
+
+    async def list(self, limit: int = 50, cursor: str | None = None) -> Page[SessionRecord]:
+        try:
+            return await self.store.list_sessions(_limit(limit), cursor)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="cursor") from None
+
+    async def update(
+        self, session_id: str, changes: dict[str, object], title: str | None = None
+    ) -> SessionRecord:
+        current = await self.get(session_id)
+        try:
+            merged = SessionSettings.model_validate({**current.settings.model_dump(), **changes})
+        except ValidationError as exc:
+            raise InvalidRequest(f"invalid settings: {exc.errors()[0]['msg']}") from None
+        self._check(merged)
+        updated = await self.store.update_session(session_id, merged, title)
+        if updated is None:  # deleted meanwhile
+            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+        return updated
+
+    async def delete(self, session_id: str) -> None:
+        if not await self.store.delete_session(session_id):
+            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+
+    async def messages(
+        self, session_id: str, limit: int = 50, cursor: str | None = None
+    ) -> Page[MessageRecord]:
+        await self.get(session_id)
+        try:
+            return await self.store.list_messages(session_id, _limit(limit), cursor)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="cursor") from None
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be 1 to {MAX_PAGE}", param="limit")
+    return limit
