@@ -129,3 +129,34 @@ def test_data_dir_default_store(tmp_path: Path) -> None:
     assert (
         settings.database.resolved_url(settings.data_dir) == f"sqlite:///{tmp_path}/voice-chat.db"
     )
+
+
+def test_cli_chat_typed_and_audio(api: httpx.Client, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "voice_engine.cli", "chat", "--worker", str(api.base_url)]
+    typed = subprocess.run(
+        [*base, "--format", "wav", "-o", str(tmp_path / "reply.wav")],
+        input="Hello there.\nWhat did I just say?\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert typed.returncode == 0, typed.stderr
+    assert typed.stdout.count("assistant: ") == 2
+    assert decode((tmp_path / "reply.wav").read_bytes())[1] > 0.2
+    assert decode((tmp_path / "reply-2.wav").read_bytes())[1] > 0.2
+    heard = subprocess.run(
+        [*base, "--audio", str(DATA / "jfk.flac"), "-o", str(tmp_path / "jfk-reply.mp3")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert heard.returncode == 0, heard.stderr
+    assert "you:       And so" in heard.stdout and "fellow Americans" in heard.stdout
+    assert decode((tmp_path / "jfk-reply.mp3").read_bytes())[1] > 0.2
+    missing = subprocess.run(
+        [*base, "--session", "nope", "--text", "hi"], capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 1 and "404: no voice chat session" in missing.stderr

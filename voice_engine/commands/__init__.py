@@ -6,4 +6,5 @@ COMMANDS = [
     "voice_engine.commands.say",
     "voice_engine.commands.serve_worker",
     "voice_engine.commands.up",
+    "voice_engine.commands.chat",
 ]
