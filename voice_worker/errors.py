@@ -47,6 +47,13 @@ class NotFound(VoiceError):
     type = "not_found_error"
 
 
+class Busy(VoiceError):
+    """This worker has as much work admitted as it allows: 503, retry shortly."""
+
+    status = 503
+    type = "server_busy"
+
+
 class UpstreamError(VoiceError):
     """A provider (model server, OpenAI, Deepgram, ElevenLabs) failed: 502 when it
     answered wrongly (including rejecting our credentials), 503 when it is unavailable

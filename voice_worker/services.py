@@ -69,7 +69,11 @@ class Services:
             settings.tts.voice_map,
         )
         transcription = TranscriptionService(
-            stt, settings.stt.max_bytes, settings.stt.max_seconds, settings.stt.min_seconds
+            stt,
+            settings.stt.max_bytes,
+            settings.stt.max_seconds,
+            settings.stt.min_seconds,
+            settings.stt.max_pending,
         )
         services = cls(settings, stt, tts, cache, speech, transcription)
         for part in (speech.flights, stt, tts, cache):

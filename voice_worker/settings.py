@@ -56,6 +56,9 @@ class STTSettings(BaseModel):
     max_bytes: int = Field(25 * 2**20, ge=1, description="Largest upload accepted, in bytes.")
     max_seconds: float = Field(300.0, gt=0, description="Longest audio accepted, in seconds.")
     min_seconds: float = Field(0.1, ge=0, description="Shortest audio accepted, in seconds.")
+    max_pending: int = Field(
+        32, ge=1, description="Transcriptions admitted at once per process; more get 503."
+    )
     timeout_seconds: float = Field(60.0, gt=0, description="Deadline of one cloud call.")
     max_retries: int = Field(1, ge=0, description="Retries of a failed cloud call (429, 5xx).")
     mock_transcript: str = Field(

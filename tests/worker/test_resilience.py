@@ -3,6 +3,7 @@ server is away."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from shared.audio.formats import AudioFormat
-from tests.helpers import free_port
+from tests.helpers import DATA, free_port
 from tests.worker.fakes import elevenlabs_fake
 from tests.worker.fakes.common import Behavior
 from tests.worker.support import ThreadServer
@@ -98,3 +99,30 @@ def test_worker_without_model_server() -> None:
         )
         assert speech.status_code == 503
         assert speech.json()["error"]["message"].startswith("model server: unavailable")
+
+
+async def test_transcriptions_beyond_max_pending_get_503() -> None:
+    settings = Settings(
+        stt={"provider": "local", "max_pending": 1},
+        tts={"model_server": f"127.0.0.1:{free_port()}"},
+        access_log=False,
+    )
+    jfk = (DATA / "jfk.flac").read_bytes()
+    with ThreadServer(create_app(settings)) as worker:
+        async with httpx.AsyncClient(base_url=worker.url, timeout=60) as http:
+            replies = await asyncio.gather(
+                *(
+                    http.post(
+                        "/v1/audio/transcriptions",
+                        files={"file": ("jfk.flac", jfk)},
+                        data={"model": "whisper-1"},
+                    )
+                    for _ in range(3)
+                )
+            )
+    statuses = sorted(r.status_code for r in replies)
+    assert statuses[0] == 200
+    assert statuses[-1] == 503
+    busy = next(r for r in replies if r.status_code == 503)
+    assert busy.json()["error"]["code"] == "too_many_pending"
+    assert busy.headers["retry-after"] == "1"

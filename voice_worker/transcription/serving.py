@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from shared.audio.decoding import AudioDecodeError, AudioTooLongError, decode, probe
-from voice_worker.errors import InvalidRequest, PayloadTooLarge
+from voice_worker.errors import Busy, InvalidRequest, PayloadTooLarge
 from voice_worker.stt.base import STTProvider, Transcript, TranscriptionOptions
 
 #: the containers OpenAI accepts, plus the other names browsers and phones use
@@ -57,11 +57,14 @@ class TranscriptionService:
         max_bytes: int = 25 * 2**20,
         max_seconds: float = 300.0,
         min_seconds: float = 0.1,
+        max_pending: int = 32,
     ) -> None:
         self.provider = provider
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.min_seconds = min_seconds
+        self.max_pending = max_pending
+        self.pending = 0
         self.counters = TranscriptionCounters()
 
     def check_size(self, size: int | None) -> None:
@@ -92,6 +95,20 @@ class TranscriptionService:
     async def transcribe(self, upload: Upload, options: TranscriptionOptions) -> Transcript:
         self.counters.requests += 1
         self.check_upload(upload)
+        if self.pending >= self.max_pending:
+            self.counters.rejected += 1
+            raise Busy(
+                f"{self.pending} transcriptions are already running or queued here; retry",
+                code="too_many_pending",
+                headers={"Retry-After": "1"},
+            )
+        self.pending += 1
+        try:
+            return await self._transcribe(upload, options)
+        finally:
+            self.pending -= 1
+
+    async def _transcribe(self, upload: Upload, options: TranscriptionOptions) -> Transcript:
         try:
             info = await asyncio.to_thread(probe, upload.data)
             if info.duration is not None and info.duration > self.max_seconds + 0.5:
@@ -129,6 +146,7 @@ class TranscriptionService:
             "provider": self.provider.name,
             "requests": c.requests,
             "rejected": c.rejected,
+            "pending": self.pending,
             "audio_seconds": round(c.audio_seconds, 3),
         }
 
