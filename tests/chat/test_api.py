@@ -160,3 +160,16 @@ def test_cli_chat_typed_and_audio(api: httpx.Client, tmp_path: Path) -> None:
         [*base, "--session", "nope", "--text", "hi"], capture_output=True, text=True, timeout=60
     )
     assert missing.returncode == 1 and "404: no voice chat session" in missing.stderr
+
+
+def test_repeated_question_served_from_the_caches(api: httpx.Client) -> None:
+    sid = new_session(api, audio_format="mp3")
+    first = api.post(f"/api/voice/sessions/{sid}/text", json={"text": "Name a colour."}).json()
+    again = api.post(f"/api/voice/sessions/{sid}/text", json={"text": "Name a colour."}).json()
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert again["reply_text"] == first["reply_text"]
+    assert again["audio_base64"] == first["audio_base64"]  # the audio cache, too
+    assert again["timings"]["chat"] < 0.05 < first["timings"]["chat"]
+    assert first["audio_duration"] > 0.2 and first["sample_rate"] == 22050
+    history = api.get(f"/api/voice/sessions/{sid}/messages").json()["items"]
+    assert len(history) == 4  # a cached reply is still a turn of the conversation

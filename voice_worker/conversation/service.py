@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import grpc
 from fastapi import Depends, Request
 
+from shared.audio.decoding import AudioDecodeError, probe
+from shared.audio.formats import AudioFormat
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.local import LocalChat
 from voice_worker.chat.registry import build_chat_provider
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionService
 from voice_worker.services import Services, build_cache
+from voice_worker.speech.serving import SpeechService
 from voice_worker.store.sql import open_store
 from voice_worker.store.tts_models import sync_tts_models
 from voice_worker.stt.base import Transcript, TranscriptionOptions
 from voice_worker.transcription.serving import TranscriptionService, Upload
+from voice_worker.tts.base import Speech, SpeechOptions
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,35 @@ class CheckedSTT:
 
     async def transcribe(self, audio: bytes, options: TranscriptionOptions) -> Transcript:
         return await self.service.transcribe(Upload(audio), options)
+
+
+class CachedTTS:
+    """The worker's TTS behind its audio cache: a reply spoken before (same text, voice,
+    format, speed) costs a cache read, not a synthesis."""
+
+    def __init__(self, speech: SpeechService) -> None:
+        self.speech = speech
+        self.name = speech.provider.name
+
+    async def synthesize(self, text: str, options: SpeechOptions) -> Speech:
+        o = options
+        job = self.speech.prepare(
+            text, o.format, o.voice, o.model, o.speed, o.sample_rate, o.instructions, o.language
+        )
+        audio = (await self.speech.speak(job, stream=False)).body or b""
+        rate, duration = job.options.sample_rate, 0.0
+        if o.format is AudioFormat.PCM:
+            duration = len(audio) / 2 / (rate or 1)
+        else:
+            try:
+                info = probe(audio)
+                rate, duration = info.sample_rate, info.duration or 0.0
+            except AudioDecodeError:
+                log.warning("reply audio unreadable", extra={"bytes": len(audio)})
+        return Speech(audio, o.format, rate, duration, o.model, o.voice)
+
+    def stream(self, text: str, options: SpeechOptions) -> AsyncIterator[bytes]:
+        return self.speech.provider.stream(text, options)
 
 
 async def build_conversation(services: Services) -> None:
@@ -51,12 +85,14 @@ async def build_conversation(services: Services) -> None:
             update={"max_entries": settings.response_cache.max_entries, "max_bytes": 0}
         )
         backend = build_cache(group)
-        services.closers.append(backend.close)  # type: ignore[attr-defined]
+        close = getattr(backend, "close", None)
+        if close is not None:
+            services.closers.append(close)
         cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
     engine = VoiceChatEngine(
         store,
         chat,
-        services.tts,
+        CachedTTS(services.speech),
         settings.chat,
         stt=CheckedSTT(services.transcription),
         response_cache=cache,
