@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from shared.audio.encoding import StreamEncoder, encode
 from shared.audio.formats import AudioFormat
 from shared.text import split_sentences
 
+log = logging.getLogger(__name__)
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8_000, 48_000
 
@@ -104,6 +107,7 @@ class SpeechService:
     # -- speech ------------------------------------------------------------------
     async def synthesize(self, request: SpeechRequest) -> Speech:
         plan = self._plan(request)
+        start = time.perf_counter()
         with self._admit():
             async with self.registry.lease(plan.model) as backend:
                 runner = self.runner(plan.model, backend)
@@ -115,6 +119,7 @@ class SpeechService:
             encode, samples, backend.sample_rate, request.format, request.sample_rate
         )
         rate = request.sample_rate or backend.sample_rate
+        _log_speech("unary", plan, request, len(samples) / backend.sample_rate, start)
         return Speech(
             audio,
             request.format,
@@ -126,6 +131,7 @@ class SpeechService:
 
     async def stream(self, request: SpeechRequest) -> AsyncIterator[SpeechChunk]:
         plan = self._plan(request)
+        start = time.perf_counter()
         with self._admit():
             async with self.registry.lease(plan.model) as backend:
                 runner = self.runner(plan.model, backend)
@@ -145,6 +151,7 @@ class SpeechService:
                         yield chunk(data)
                         sequence += 1
                 yield chunk(encoder.close(), final=True)
+                _log_speech("stream", plan, request, samples / backend.sample_rate, start)
 
     async def _sentence_blocks(
         self, runner: ModelRunner, request: SpeechRequest, plan: _Plan
@@ -239,6 +246,21 @@ class SpeechService:
             speed=request.speed or 1.0,
             instructions=request.instructions,
         )
+
+
+def _log_speech(
+    kind: str, plan: _Plan, request: SpeechRequest, audio_seconds: float, start: float
+) -> None:
+    """One line per request; the request ID comes from the log context (shared.logs)."""
+    log.info(
+        "speech",
+        extra={
+            "kind": kind, "model": plan.model, "voice": plan.voice,
+            "format": request.format.value, "chars": len(request.text),
+            "sentences": len(plan.sentences), "audio_seconds": round(audio_seconds, 3),
+            "elapsed_seconds": round(time.perf_counter() - start, 3),
+        },
+    )  # fmt: skip
 
 
 def _check_language(language: str, voice: VoiceInfo) -> None:
