@@ -141,7 +141,19 @@ REAL_0_6B = Shape(
     size_tag="0b6",
 )
 REAL_1_7B = replace(REAL_0_6B, hidden=2048, intermediate=6144, size_tag="1b7")
-SHAPES = {"tiny": TINY, "0.6b": REAL_0_6B, "1.7b": REAL_1_7B}
+#: Tiny but with ~100 MB of weights: memory accounting shows above allocator noise.
+SMALL = replace(
+    TINY,
+    hidden=512,
+    layers=4,
+    heads=8,
+    kv_heads=4,
+    head_dim=64,
+    intermediate=2048,
+    predictor_hidden=512,
+    predictor_intermediate=2048,
+)
+SHAPES = {"tiny": TINY, "small": SMALL, "0.6b": REAL_0_6B, "1.7b": REAL_1_7B}
 
 
 def _text_tokenizer() -> Any:
@@ -251,9 +263,9 @@ def build_checkpoint(
     }
     speaker_encoder = {
         "enc_dim": s.hidden,  # the x-vector is spliced into the talker's codec embeddings
-        "enc_channels": [32, 32, 32, 32, 96] if s is TINY else [512, 512, 512, 512, 1536],
-        "enc_attention_channels": 16 if s is TINY else 128,
-        "enc_se_channels": 16 if s is TINY else 128,
+        "enc_channels": [32, 32, 32, 32, 96] if s.codebook < 2048 else [512, 512, 512, 512, 1536],
+        "enc_attention_channels": 16 if s.codebook < 2048 else 128,
+        "enc_se_channels": 16 if s.codebook < 2048 else 128,
     }
     config = Qwen3TTSConfig(
         talker_config=talker,
@@ -321,7 +333,7 @@ def _build_speech_tokenizer(path: Path, s: Shape) -> None:
     import torch
     from qwen_tts.core import Qwen3TTSTokenizerV2Config, Qwen3TTSTokenizerV2Model
 
-    tiny = s is TINY
+    tiny = s.codebook < 2048  # the test family: a small Mimi encoder too
     decoder = {
         "codebook_size": s.codebook if tiny else 2048,
         "codebook_dim": s.dec_codebook_dim,
