@@ -80,9 +80,12 @@ class ModelRunner:
 
     async def _batch_loop(self) -> None:
         while True:
+            # Wait for work before taking a slot: an idle loop holding the only slot of a
+            # max_concurrency=1 backend (a GPU model) would block its streams forever.
+            first = await self._queue.get()
             await self._slots.acquire()
             try:
-                batch = await self._gather()
+                batch = await self._gather(first)
             except BaseException:
                 self._slots.release()
                 raise
@@ -91,8 +94,8 @@ class ModelRunner:
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(lambda _t: self._slots.release())
 
-    async def _gather(self) -> list[_Pending]:
-        batch = [await self._queue.get()]
+    async def _gather(self, first: _Pending) -> list[_Pending]:
+        batch = [first]
         deadline = asyncio.get_running_loop().time() + self.window_s
         while len(batch) < self.max_batch:
             try:
