@@ -46,9 +46,9 @@ def async_url(url: str) -> sa.URL:
 async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlStore:
     """Connect, migrate to the latest schema, and return the store."""
     target = async_url(url)
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    options: dict[str, Any] = {"echo": echo}
     if target.get_backend_name() == "postgresql":
-        options["pool_size"] = pool_size
+        options.update(pool_size=pool_size, pool_pre_ping=True)  # survive a server restart
     elif target.database and target.database != ":memory:":
         _make_parent(Path(target.database))
     engine = create_async_engine(target, **options)
@@ -141,18 +141,15 @@ class SqlStore:
         self, session_id: str, user: NewMessage, assistant: NewMessage
     ) -> tuple[MessageRecord, MessageRecord]:
         now = time.time()
-        stored: list[MessageRecord] = []
-        async with self.engine.begin() as conn:
-            for message in (user, assistant):
-                values = _message_values(session_id, message, now)
-                new_id = await conn.scalar(
-                    m.messages.insert().values(**values).returning(m.messages.c.id)
-                )
-                stored.append(MessageRecord(id=int(new_id or 0), **values))
+        rows = [_message_values(session_id, message, now) for message in (user, assistant)]
+        insert = m.messages.insert().returning(m.messages.c.id, sort_by_parameter_order=True)
+        async with self.engine.begin() as conn:  # one statement for both, one transaction
+            ids = (await conn.execute(insert, rows)).scalars().all()
             await conn.execute(
                 m.sessions.update().where(m.sessions.c.id == session_id).values(updated_at=now)
             )
-        return stored[0], stored[1]
+        first, second = (MessageRecord(id=int(i), **row) for i, row in zip(ids, rows, strict=True))
+        return first, second
 
     async def list_messages(
         self, session_id: str, limit: int = 50, cursor: str | None = None
