@@ -16,17 +16,24 @@ from tests.helpers import Process
 from tests.worker.support import worker_process
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
+from voice_worker.store.base import TTSModelRecord
+from voice_worker.store.sql import SqlStore
+from voice_worker.store.tts_models import sync_tts_models
 
 pytestmark = pytest.mark.slow
 
 
 def test_restart_keeps_history_and_failures_leave_no_half_turn(
-    tmp_path: Path, model_server: Process, fake_venice: tuple[FakeVenice, str]
+    tmp_path: Path,
+    model_server: Process,
+    fake_venice: tuple[FakeVenice, str],
+    database_url: str,
 ) -> None:
+    """On SQLite and on PostgreSQL (the URL the worker is given)."""
     fake, venice_url = fake_venice
     fake.scenario = "plain"
     env = {
-        "VOICE_DATABASE__URL": f"sqlite:///{tmp_path}/chat.db",
+        "VOICE_DATABASE__URL": database_url,
         "VOICE_CHAT__PROVIDER": "venice",
         "VOICE_CHAT__VENICE__API_KEY": KEY,
         "VOICE_CHAT__VENICE__BASE_URL": venice_url,
@@ -58,6 +65,18 @@ def test_restart_keeps_history_and_failures_leave_no_half_turn(
             ("assistant", "Hello from Venice."),
         ]
         assert history[1]["audio_format"] == "opus"
+
+
+async def test_tts_models_synced_from_the_model_server(
+    store: SqlStore, model_server: Process
+) -> None:
+    await store.replace_tts_models([TTSModelRecord("gone-model", "piper", 1, False, "loaded")])
+    count = await sync_tts_models(store, model_server.address)
+    models = {m.name: m for m in await store.list_tts_models()}
+    assert count == len(models) >= 1
+    assert "gone-model" not in models  # no longer on the server: no longer in the table
+    assert models["piper-joe"].backend == "piper" and models["piper-joe"].is_default
+    assert models["piper-joe"].sample_rate == 22050
 
 
 async def test_response_cache_on_redis() -> None:
