@@ -7,7 +7,7 @@ suite that runs on both covers one code path. Core, not the ORM: the records are
 immutable dataclasses and each call is one or two statements, so an identity map and
 lazy loading would add cost and surprise and nothing else. The drivers are aiosqlite
 (the embedded default: one file, WAL journal so that readers never block the writer)
-and asyncpg. Dialect differences live in `open_store` (URL, pragmas, pool) and in
+and asyncpg. Dialect differences live in `engine` (URL, pragmas, pool) and in
 `migrations` (the advisory lock); a turn's two messages are one `engine.begin()`."""
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voice_worker.store import migrations as m
 from voice_worker.store.base import (
@@ -31,44 +30,14 @@ from voice_worker.store.base import (
     TTSModelRecord,
 )
 from voice_worker.store.cursors import decode_session_cursor, encode_session_cursor
-
-
-def async_url(url: str) -> sa.URL:
-    """The URL with an async driver: sqlite -> aiosqlite, postgresql -> asyncpg."""
-    parsed = sa.make_url(url.replace("postgres://", "postgresql://", 1))
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
-    if parsed.get_backend_name() == "postgresql":
-        return parsed.set(drivername="postgresql+asyncpg")
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+from voice_worker.store.engine import make_engine
 
 
 async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlStore:
     """Connect, migrate to the latest schema, and return the store."""
-    target = async_url(url)
-    options: dict[str, Any] = {"echo": echo}
-    if target.get_backend_name() == "postgresql":
-        options.update(pool_size=pool_size, pool_pre_ping=True)  # survive a server restart
-    elif target.database and target.database != ":memory:":
-        _make_parent(Path(target.database))
-    engine = create_async_engine(target, **options)
-    if target.get_backend_name() == "sqlite":
-        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    engine = make_engine(url, pool_size, echo)
     await m.migrate(engine)
     return SqlStore(engine)
-
-
-def _make_parent(path: Path) -> None:
-    path.expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 class SqlStore:
