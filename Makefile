@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev install-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ test: install-dev install-qwen lint  ## install what the tests need, lint, and r
 
 bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
 	$(PY) -m bench
+
+bench-qwen: install-qwen  ## Qwen3-TTS on a GPU (random weights, 0.6B and 1.7B): bench/results/qwen3_gpu.json
+	$(QBIN)/python -m bench.qwen3_gpu
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) $(QVENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -198,9 +198,12 @@ def build_checkpoint(
     kind: str = "custom_voice",
     seed: int = 0,
     speakers: dict[str, tuple[int, str | bool]] | None = None,
+    dtype: str = "float32",
+    device: str = "cpu",
 ) -> Path:
     """Write a random-weight checkpoint of `kind` (custom_voice, voice_design or base)
-    to `path` and return it."""
+    to `path` and return it. The real sizes build much faster with device="cuda" and
+    take half the disk in dtype="bfloat16" (the released checkpoints' dtype)."""
     import torch
     from qwen_tts.core.models import (
         Qwen3TTSConfig,
@@ -280,7 +283,8 @@ def build_checkpoint(
         tts_eos_token_id=ids["<|tts_eos|>"],
         architectures=["Qwen3TTSForConditionalGeneration"],
     )
-    model = Qwen3TTSForConditionalGeneration(config)
+    with torch.device(device):
+        model = Qwen3TTSForConditionalGeneration(config).to(getattr(torch, dtype))
     model.save_pretrained(path, safe_serialization=True)
     # Library bug (qwen-tts 0.1.1): save_pretrained writes the speaker-encoder sub-config
     # with PretrainedConfig's generic keys (model_type, ...), which
@@ -316,7 +320,7 @@ def build_checkpoint(
     Qwen3TTSProcessor(tokenizer=tokenizer).save_pretrained(path)
     del model
 
-    _build_speech_tokenizer(path / "speech_tokenizer", s)
+    _build_speech_tokenizer(path / "speech_tokenizer", s, device)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=24000).save_pretrained(
         path / "speech_tokenizer"
     )
@@ -329,7 +333,7 @@ def _generic_config_keys() -> list[str]:
     return list(PretrainedConfig().to_dict())
 
 
-def _build_speech_tokenizer(path: Path, s: Shape) -> None:
+def _build_speech_tokenizer(path: Path, s: Shape, device: str) -> None:
     import torch
     from qwen_tts.core import Qwen3TTSTokenizerV2Config, Qwen3TTSTokenizerV2Model
 
@@ -374,7 +378,8 @@ def _build_speech_tokenizer(path: Path, s: Shape) -> None:
         encoder_valid_num_quantizers=NUM_CODE_GROUPS,
         architectures=["Qwen3TTSTokenizerV2Model"],
     )
-    model = Qwen3TTSTokenizerV2Model(config)
+    with torch.device(device):
+        model = Qwen3TTSTokenizerV2Model(config)
     # A freshly initialised codebook is all zeros (embedding_sum), which decodes to near
     # silence; random codebooks make every code a distinct vector.
     # Likewise the default init (std 0.02) shrinks the signal through the ~20 conv

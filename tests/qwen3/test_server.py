@@ -55,7 +55,7 @@ async def server(custom_voice: Path, custom_voice_b: Path) -> AsyncIterator[Serv
     try:
         yield Server(running, tts_pb2_grpc.TextToSpeechStub(channel))
     finally:
-        await channel.close()
+        await channel.close(None)
         await running.stop(grace=1)
 
 
