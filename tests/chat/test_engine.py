@@ -128,3 +128,18 @@ def test_history_trimmed_to_budgets() -> None:
     assert [m.id for m in trim_history(history, 10, 30)] == [8, 9]  # 10 tokens each
     assert [m.id for m in trim_history(history, 3, 10_000)] == [8, 9]  # no orphan answer
     assert trim_history(history, 0, 10_000) == []
+
+
+def test_history_window_moves_in_steps() -> None:
+    """The prompt's start stays put for several turns (a local model reuses its cache)."""
+    messages = [
+        MessageRecord(role="user" if i % 2 == 0 else "assistant", text="w", id=i) for i in range(60)
+    ]
+    starts = []
+    for total in range(20, 60, 2):  # one turn (two messages) at a time
+        newest = messages[:total][-30:]  # what the engine fetches: budget + step
+        kept = trim_history(newest, 20, 10_000, total=total)
+        assert 10 <= len(kept) <= 20 and kept[-1].id == total - 1
+        starts.append(kept[0].id)
+    assert sorted(set(starts)) == [0, 10, 20, 30, 40]  # it moves every 5th turn only
+    assert starts[:6] == [0, 10, 10, 10, 10, 10]

@@ -20,7 +20,7 @@ from shared.logs import Stopwatch
 from voice_worker.chat.base import ChatOptions, ChatProvider, ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
-from voice_worker.conversation.prompt import build_prompt, persona
+from voice_worker.conversation.prompt import build_prompt, persona, window_step
 from voice_worker.errors import InvalidRequest, NotFound, UpstreamError, VoiceError
 from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
@@ -148,8 +148,10 @@ class VoiceChatEngine:
             hit = await self.response_cache.get(record.id, text, role)
             if hit is not None:
                 return hit, True
-        history = await self.store.recent_messages(record.id, self.settings.history_max_messages)
-        messages = build_prompt(self.settings, role, history, text)
+        budget = self.settings.history_max_messages
+        total = await self.store.count_messages(record.id) if budget else 0
+        history = await self.store.recent_messages(record.id, budget + window_step(budget))
+        messages = build_prompt(self.settings, role, history, text, total)
         options = ChatOptions(self.settings.max_tokens, self.settings.temperature)
         reply = await self.chat.complete(messages, options)
         if not reply.text:

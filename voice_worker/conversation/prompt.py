@@ -27,14 +27,32 @@ def persona(settings: ChatSettings, role: str) -> str:
         ) from None
 
 
+def window_step(max_messages: int) -> int:
+    return max(2, max_messages // 2)
+
+
 def trim_history(
-    history: Sequence[MessageRecord], max_messages: int, max_tokens: int
+    history: Sequence[MessageRecord], max_messages: int, max_tokens: int, total: int = -1
 ) -> list[MessageRecord]:
     """The newest messages that fit both budgets, oldest first; never starts with an
-    assistant message cut from its question."""
+    assistant message cut from its question.
+
+    When the history outgrows `max_messages`, the window's start moves in steps of half
+    the budget rather than one turn at a time: between steps the prompt keeps the same
+    beginning, so a local model reuses its cache of it (llama.cpp keeps the evaluated
+    prefix) and evaluates only the new turn. `history` is the session's newest messages;
+    `total` the number the session has (-1: `history` is all of them)."""
+    if max_messages <= 0:
+        return []
+    total = len(history) if total < 0 else total
+    step = window_step(max_messages)
+    start = 0
+    if total > max_messages:
+        start = -(-(total - max_messages) // step) * step  # ceil to a whole step
+    start = max(0, start - (total - len(history)))  # as an index into `history`
     kept: list[MessageRecord] = []
     used = 0
-    for message in reversed(history[-max_messages:] if max_messages else []):
+    for message in reversed(history[start:]):
         cost = estimate_tokens(message.text)
         if used + cost > max_tokens:
             break
@@ -47,9 +65,14 @@ def trim_history(
 
 
 def build_prompt(
-    settings: ChatSettings, role: str, history: Sequence[MessageRecord], user_text: str
+    settings: ChatSettings,
+    role: str,
+    history: Sequence[MessageRecord],
+    user_text: str,
+    total: int = -1,
 ) -> list[ChatMessage]:
-    past = trim_history(history, settings.history_max_messages, settings.history_max_tokens)
+    budget = settings.history_max_messages
+    past = trim_history(history, budget, settings.history_max_tokens, total)
     return [
         ChatMessage("system", persona(settings, role)),
         *(ChatMessage(m.role, m.text) for m in past),

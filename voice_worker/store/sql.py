@@ -131,6 +131,11 @@ class SqlStore:
         items = [_message(r) for r in rows[:limit]]
         return Page(items, str(items[-1].id) if len(rows) > limit else None)
 
+    async def count_messages(self, session_id: str) -> int:
+        query = sa.select(sa.func.count()).where(m.messages.c.session_id == session_id)
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def recent_messages(self, session_id: str, limit: int) -> list[MessageRecord]:
         if limit <= 0:
             return []
