@@ -91,6 +91,14 @@ async def test_a_failed_turn_leaves_nothing(store: SqlStore) -> None:
     assert (await store.list_messages(session.id)).items == []
 
 
+async def test_turn_of_a_deleted_session_is_refused(store: SqlStore) -> None:
+    session = await store.create_session(SessionSettings())
+    await store.delete_session(session.id)
+    with pytest.raises(LookupError, match="no voice chat session"):
+        await store.add_turn(session.id, *turn(0))
+    assert (await store.list_messages(session.id)).items == []
+
+
 async def test_concurrent_turns_all_stored(store: SqlStore) -> None:
     session = await store.create_session(SessionSettings())
     await asyncio.gather(*(store.add_turn(session.id, *turn(i)) for i in range(10)))

@@ -122,7 +122,10 @@ class VoiceChatEngine:
                 audio_duration=speech.duration,
                 timings=timings,
             )
-            user_row, assistant_row = await self.store.add_turn(record.id, user, assistant)
+            try:
+                user_row, assistant_row = await self.store.add_turn(record.id, user, assistant)
+            except LookupError:
+                raise NotFound(f"session {record.id!r} was deleted during the turn") from None
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
         if self.response_cache is not None and not cached:

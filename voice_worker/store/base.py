@@ -98,7 +98,8 @@ class ChatStore(Protocol):
     async def add_turn(
         self, session_id: str, user: NewMessage, assistant: NewMessage
     ) -> tuple[MessageRecord, MessageRecord]:
-        """Both messages in one transaction: a turn is stored whole or not at all."""
+        """Both messages in one transaction: a turn is stored whole or not at all.
+        LookupError when the session does not exist (any more)."""
         ...
 
     async def list_messages(

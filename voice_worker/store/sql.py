@@ -112,11 +112,16 @@ class SqlStore:
         now = time.time()
         rows = [_message_values(session_id, message, now) for message in (user, assistant)]
         insert = m.messages.insert().returning(m.messages.c.id, sort_by_parameter_order=True)
-        async with self.engine.begin() as conn:  # one statement for both, one transaction
-            ids = (await conn.execute(insert, rows)).scalars().all()
-            await conn.execute(
-                m.sessions.update().where(m.sessions.c.id == session_id).values(updated_at=now)
-            )
+        try:
+            async with self.engine.begin() as conn:  # one statement for both, one transaction
+                ids = (await conn.execute(insert, rows)).scalars().all()
+                await conn.execute(
+                    m.sessions.update().where(m.sessions.c.id == session_id).values(updated_at=now)
+                )
+        except sa.exc.IntegrityError:
+            if await self.get_session(session_id) is None:  # deleted meanwhile
+                raise LookupError(f"no voice chat session {session_id!r}") from None
+            raise
         first, second = (MessageRecord(id=int(i), **row) for i, row in zip(ids, rows, strict=True))
         return first, second
 
