@@ -164,10 +164,40 @@ def test_seeded_sampling_is_reproducible(custom_voice: Path) -> None:
         np.testing.assert_array_equal(a, c)
 
 
-def test_stream_yields_the_sentence(loaded: Qwen3Backend) -> None:
-    blocks = list(loaded.stream(JOBS[0]))
-    assert len(blocks) == 1
-    np.testing.assert_allclose(blocks[0], loaded.synthesize_batch([JOBS[0]])[0], atol=1e-4)
+def test_stream_decodes_windows_while_generating(loaded: Qwen3Backend) -> None:
+    # 8 frames: a first block after 4 (stream_first_frames), the rest when generation
+    # ends; together the same audio as the unary call (the decoder is causal).
+    blocks = list(loaded.stream(JOBS[1]))
+    assert [len(b) for b in blocks] == [4 * SAMPLES_PER_FRAME, 4 * SAMPLES_PER_FRAME]
+    whole = loaded.synthesize_batch([JOBS[1]])[0]
+    np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-4)
+
+
+def test_stream_in_one_block_when_windows_are_off(custom_voice: Path) -> None:
+    b = backend(custom_voice, stream_frames=0)
+    b.load()
+    try:
+        blocks = list(b.stream(JOBS[0]))
+    finally:
+        b.unload()
+    assert [len(x) for x in blocks] == [FRAMES * SAMPLES_PER_FRAME]
+
+
+def test_cancelled_stream_stops_generating(custom_voice: Path) -> None:
+    b = backend(custom_voice, fixed_frames=200, stream_first_frames=2, stream_frames=2)
+    b.load()
+    try:
+        job = SynthesisJob("Hello there.", "Vivian", "English")
+        stream = b.stream(job)
+        first = next(stream)
+        job.cancelled.set()
+        rest = list(stream)  # ends at the next frame instead of running 200
+        assert len(first) == 2 * SAMPLES_PER_FRAME
+        assert sum(len(x) for x in rest) <= 2 * SAMPLES_PER_FRAME
+        # the model is free again: a batch runs normally
+        assert len(b.synthesize_batch([JOBS[0]])[0]) == 200 * SAMPLES_PER_FRAME
+    finally:
+        b.unload()
 
 
 async def test_concurrent_requests_share_one_generate_call(loaded: Qwen3Backend) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from model_server.backends.base import BackendError, FloatArray, SynthesisJob, VoiceInfo
+from model_server.backends.qwen3.streaming import stream_windows
 from model_server.backends.qwen3.voices import (
     Checkpoint,
     designed_voice,
@@ -74,6 +75,10 @@ class Qwen3Options:
     # Suppress the end-of-speech token and always make this many codec frames (80 ms
     # each). For random-weight checkpoints (tests, benchmarks), which never stop.
     fixed_frames: int | None = None
+    # Streams: first audio after this many codec frames (80 ms each), then a block every
+    # stream_frames; 0 sends each sentence whole.
+    stream_first_frames: int = 4
+    stream_frames: int = 12
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> Qwen3Options:
@@ -261,11 +266,23 @@ class Qwen3Backend:
         return [np.asarray(w, dtype=np.float32).reshape(-1) for w in wavs]
 
     def stream(self, job: SynthesisJob) -> Iterator[FloatArray]:
-        # The library returns audio only when generation ends; the service streams
-        # sentence by sentence, so each sentence is one block.
+        """The sentence's audio in blocks decoded while it is generated (streaming.py);
+        with stream_frames=0, one block when generation ends."""
         if job.cancelled.is_set():
             return
-        yield self.synthesize_batch([job])[0]
+        tts = self._tts
+        if tts is None:
+            raise BackendError(f"model {self.checkpoint.path.name} is not loaded")
+        if not self.options.stream_frames:
+            yield self.synthesize_batch([job])[0]
+            return
+        yield from stream_windows(
+            tts,
+            job,
+            lambda j: self.synthesize_batch([j]),
+            first_frames=max(1, self.options.stream_first_frames),
+            frames=self.options.stream_frames,
+        )
 
     def _generate_kwargs(self) -> dict[str, Any]:
         kwargs = dict(self.options.generate or {})
