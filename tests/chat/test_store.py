@@ -129,6 +129,17 @@ async def test_migrations_are_versioned_and_idempotent(database_url: str) -> Non
         await again.close()
 
 
+async def test_workers_starting_together_migrate_once(tmp_path: object) -> None:
+    """Three stores opening one new SQLite file at once (three worker processes)."""
+    url = f"sqlite:///{tmp_path}/race.db"
+    stores = await asyncio.gather(*(open_store(url) for _ in range(3)))
+    try:
+        assert await migrations.current_version(stores[0].engine) == migrations.LATEST
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
 async def test_sqlite_uses_wal(tmp_path: object) -> None:
     store = await open_store(f"sqlite:///{tmp_path}/wal.db")
     try:

@@ -2,15 +2,21 @@
 
 Each migration is a numbered step run once, in order, inside one transaction that also
 records it in `voice_schema_migrations`; a database is at the highest version recorded.
-On PostgreSQL a transaction-scoped advisory lock serializes workers that start together.
+Workers that start together are serialized: on PostgreSQL by a transaction-scoped
+advisory lock, on SQLite (one machine) by an exclusive lock on a file next to the
+database (SQLite's driver would not take its write lock before the first DDL).
 Tables are declared here (SQLAlchemy Core) for the queries; step 1 creates them as
 they were first released, and every later change is a new step with its own DDL
 (step 2 shows the shape), never an edit of an earlier one."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -105,8 +111,32 @@ def _apply(conn: sa.Connection) -> list[int]:
 
 async def migrate(engine: AsyncEngine) -> list[int]:
     """Bring the database to the latest version; the versions applied now."""
-    async with engine.begin() as conn:
+    async with _sqlite_file_lock(engine), engine.begin() as conn:
         return await conn.run_sync(_apply)
+
+
+@asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    handle = await asyncio.to_thread(_lock, Path(f"{database}.migrate-lock"))
+    try:
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
+def _lock(path: Path) -> IO[str]:
+    handle = path.open("a")
+    try:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except ImportError:  # not POSIX: one process per SQLite file is the rule there
+        pass
+    return handle
 
 
 async def current_version(engine: AsyncEngine) -> int:
