@@ -6,6 +6,7 @@ by setting `fake.scenario`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -33,11 +34,25 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
     "inline": ([], ["<thi", "nk>Simple arith", "metic.</th", "ink>", "It is ", "four."]),
     "unclosed": ([], ["<think>Let me think ", "about this for a long ", "time"]),
     "plain": ([], ["Hello ", "from Venice."]),
+    "slow": ([], ["Too ", "late."]),
 }
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "429": (429, {"error": "Rate limit exceeded"}),
     "500": (500, {"error": "Inference failed"}),
     "503": (503, {"error": "The model is at capacity. Please try again later."}),
+    "504": (504, {"error": "Request timed out"}),
+    "402": (402, {"error": "Insufficient USD or Diem balance to complete request"}),
+    "context": (
+        400,
+        {
+            "error": {
+                "message": "This model's maximum context length is 32768 tokens.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+    ),
 }
 
 
@@ -112,6 +127,8 @@ class FakeVenice:
         if problem:
             return validation_error(problem)
         self.requests.append(body)
+        if self.scenario == "slow":
+            await asyncio.sleep(1.5)
         if self.scenario in ERRORS:
             status, error = ERRORS[self.scenario]
             return JSONResponse(error, status_code=status, headers=rate_headers(0))

@@ -76,6 +76,9 @@ async def test_inline_thinking_split_across_chunks(
         ("429", 503, "upstream_rate_limited", "rate limited"),
         ("500", 502, "upstream_error", "Inference failed"),
         ("503", 503, "upstream_unavailable", "capacity"),
+        ("504", 504, "upstream_timeout", "timed out"),
+        ("402", 502, "upstream_error", "Insufficient USD"),
+        ("context", 502, "upstream_error", "maximum context length"),
     ],
 )
 async def test_upstream_errors_map_to_gateway_statuses(
@@ -105,6 +108,16 @@ async def test_wrong_key_is_a_502_naming_venice(fake_venice: tuple[FakeVenice, s
     assert caught.value.status == 502
     assert caught.value.code == "upstream_auth_failed"
     assert "401" in caught.value.message and "Authentication failed" in caught.value.message
+
+
+async def test_slow_upstream_is_504(fake_venice: tuple[FakeVenice, str]) -> None:
+    fake_venice[0].scenario = "slow"
+    slow = settings(fake_venice[1]).model_copy(update={"timeout_seconds": 0.5})
+    provider = VeniceChat(slow)
+    with pytest.raises(ChatError) as caught:
+        await provider.complete(MESSAGES, ChatOptions())
+    await provider.aclose()
+    assert caught.value.status == 504 and "did not answer in time" in caught.value.message
 
 
 async def test_unreachable_server_is_503() -> None:
