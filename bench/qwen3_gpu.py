@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.concurrency = CONCURRENCY
     if args.smoke:
         sizes = ["tiny"]
-        args.frames, args.repeats, args.warmup, args.rounds = 4, 2, 1, 1
+        args.frames, args.repeats, args.warmup, args.rounds = 8, 3, 1, 1
         args.device = "cpu"
     else:
         sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
