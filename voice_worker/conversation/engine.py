@@ -12,38 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import TypeVar
 
 from shared.logs import Stopwatch
 from voice_worker.chat.base import ChatOptions, ChatProvider, ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
-from voice_worker.errors import InvalidRequest, NotFound, UpstreamError, VoiceError
+from voice_worker.conversation.turn import TurnResult, call_provider, speech_options
+from voice_worker.errors import InvalidRequest, NotFound, UpstreamError
 from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
-from voice_worker.tts.base import SpeechOptions, TTSProvider
+from voice_worker.tts.base import TTSProvider
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    session_id: str
-    transcript: str | None  # what STT heard; None for a typed turn
-    reply_text: str
-    thinking: str
-    audio: bytes
-    audio_format: str
-    sample_rate: int
-    audio_duration: float
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    user_message_id: int = 0
-    assistant_message_id: int = 0
-    cached: bool = False  # the chat reply came from the response cache
 
 
 class VoiceChatEngine:
@@ -79,7 +60,7 @@ class VoiceChatEngine:
             raise InvalidRequest("the audio file is empty", param="audio")
         watch = Stopwatch()
         options = TranscriptionOptions(language=record.settings.language or None)
-        transcript = await _stage("speech-to-text", self.stt.transcribe(audio, options))
+        transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
         stt_seconds = watch.seconds
         text = transcript.text.strip()
         if not text:
@@ -109,8 +90,8 @@ class VoiceChatEngine:
             reply, cached = await self._reply(record, role, user.text)
             timings["chat"] = stage.seconds
             stage = Stopwatch()
-            speech = await _stage(
-                "text-to-speech", self.tts.synthesize(reply.text, _speech(record))
+            speech = await call_provider(
+                "text-to-speech", self.tts.synthesize(reply.text, speech_options(record))
             )
             timings["tts"] = stage.seconds
             stage = Stopwatch()
@@ -164,26 +145,3 @@ class VoiceChatEngine:
                 code="upstream_empty_reply",
             )
         return reply, False
-
-
-def _speech(record: SessionRecord) -> SpeechOptions:
-    s = record.settings
-    return SpeechOptions(
-        voice=s.voice,
-        model=s.tts_model,
-        format=s.audio_format,
-        speed=s.speed,
-        sample_rate=s.sample_rate,
-        language="",
-    )
-
-
-async def _stage(name: str, call: Awaitable[T]) -> T:
-    """Await one provider call; an unexpected exception becomes a clear 502."""
-    try:
-        return await call
-    except VoiceError:
-        raise
-    except Exception as exc:
-        log.exception("%s failed", name)
-        raise UpstreamError(name, f"failed: {exc}") from exc

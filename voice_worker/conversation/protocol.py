@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.audio.formats import AudioFormat
-from voice_worker.conversation.engine import TurnResult
+from voice_worker.conversation.turn import TurnResult
 from voice_worker.store.base import MessageRecord, Quality, SessionRecord, SessionSettings
 
 

@@ -11,9 +11,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
-from voice_worker.conversation.engine import TurnResult
 from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.service import EngineDep
+from voice_worker.conversation.turn import TurnResult
 from voice_worker.errors import PayloadTooLarge
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])

@@ -1,0 +1,55 @@
+"""What a turn returns, and the two helpers every turn uses: the speech options of a
+session, and a provider call whose unexpected failure becomes a clear 502."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from voice_worker.errors import UpstreamError, VoiceError
+from voice_worker.store.base import SessionRecord
+from voice_worker.tts.base import SpeechOptions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    session_id: str
+    transcript: str | None  # what STT heard; None for a typed turn
+    reply_text: str
+    thinking: str
+    audio: bytes
+    audio_format: str
+    sample_rate: int
+    audio_duration: float
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    user_message_id: int = 0
+    assistant_message_id: int = 0
+    cached: bool = False  # the chat reply came from the response cache
+
+
+def speech_options(record: SessionRecord) -> SpeechOptions:
+    s = record.settings
+    return SpeechOptions(
+        voice=s.voice,
+        model=s.tts_model,
+        format=s.audio_format,
+        speed=s.speed,
+        sample_rate=s.sample_rate,
+        language="",
+    )
+
+
+async def call_provider(name: str, call: Awaitable[T]) -> T:
+    """Await one provider call; an unexpected exception becomes a clear 502."""
+    try:
+        return await call
+    except VoiceError:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", name)
+        raise UpstreamError(name, f"failed: {exc}") from exc
