@@ -72,9 +72,15 @@ class ChatSettings(BaseModel):
         description="Analyst roles: name to system persona (JSON).",
     )
     default_role: str = Field("default", description="Role of a session that names none.")
-    venice: VeniceSettings = Field(default_factory=VeniceSettings)
-    openai_compatible: OpenAICompatibleSettings = Field(default_factory=OpenAICompatibleSettings)
-    local: LocalChatSettings = Field(default_factory=LocalChatSettings)
+    venice: VeniceSettings = Field(
+        default_factory=VeniceSettings, description="The venice provider."
+    )
+    openai_compatible: OpenAICompatibleSettings = Field(
+        default_factory=OpenAICompatibleSettings, description="The openai_compatible provider."
+    )
+    local: LocalChatSettings = Field(
+        default_factory=LocalChatSettings, description="The local provider."
+    )
 
 
 class ResponseCacheSettings(BaseModel):
