@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.store.base import TTSModelRecord
 from voice_worker.store.sql import SqlStore
-from voice_worker.store.tts_models import sync_tts_models
+from voice_worker.store.tts_models import keep_synced, sync_tts_models
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +78,19 @@ async def test_tts_models_synced_from_the_model_server(
     assert "gone-model" not in models  # no longer on the server: no longer in the table
     assert models["piper-joe"].backend == "piper" and models["piper-joe"].is_default
     assert models["piper-joe"].sample_rate == 22050
+
+
+async def test_tts_models_kept_in_step(store: SqlStore, model_server: Process) -> None:
+    task = asyncio.create_task(keep_synced(store, model_server.address, 0.05))
+    try:
+        await store.replace_tts_models([])
+        for _ in range(100):  # the next sync fills the table again
+            await asyncio.sleep(0.05)
+            if await store.list_tts_models():
+                break
+        assert "piper-joe" in {m.name for m in await store.list_tts_models()}
+    finally:
+        task.cancel()
 
 
 async def test_response_cache_on_redis() -> None:

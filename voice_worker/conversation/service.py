@@ -5,11 +5,11 @@ registers them; `conversation(request)` / `sessions(request)` give them to route
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-import grpc
 from fastapi import Depends, Request
 
 from shared.audio.decoding import AudioDecodeError, probe
@@ -22,7 +22,7 @@ from voice_worker.conversation.sessions import SessionService
 from voice_worker.services import Services, build_cache
 from voice_worker.speech.serving import SpeechService
 from voice_worker.store.sql import open_store
-from voice_worker.store.tts_models import sync_tts_models
+from voice_worker.store.tts_models import keep_synced, try_sync
 from voice_worker.stt.base import Transcript, TranscriptionOptions
 from voice_worker.transcription.serving import TranscriptionService, Upload
 from voice_worker.tts.base import Speech, SpeechOptions
@@ -101,12 +101,20 @@ async def build_conversation(services: Services) -> None:
     services.add("conversation", engine)
     services.add("sessions", SessionService(store, settings.chat))
     if settings.tts.provider == "model_server":
-        try:
-            count = await sync_tts_models(store, settings.tts.model_server)
-            log.info("tts models synced", extra={"models": count})
-        except grpc.aio.AioRpcError as exc:
-            log.warning("tts models not synced", extra={"error": exc.code().name})
+        await try_sync(store, settings.tts.model_server)
+        if db.tts_models_sync_seconds > 0:
+            sync = keep_synced(store, settings.tts.model_server, db.tts_models_sync_seconds)
+            services.closers.insert(0, _cancel_on_close(asyncio.create_task(sync)))
     log.info("voice chat ready", extra={"chat": chat.name, "store": store.dialect})
+
+
+def _cancel_on_close(task: asyncio.Task[None]) -> Callable[[], Awaitable[None]]:
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return cancel
 
 
 def conversation(request: Request) -> VoiceChatEngine:

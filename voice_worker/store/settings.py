@@ -21,6 +21,9 @@ class DatabaseSettings(BaseModel):
     )
     pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     echo: bool = Field(False, description="Log every SQL statement (debugging).")
+    tts_models_sync_seconds: float = Field(
+        60.0, ge=0, description="Re-read the model server's models this often (0: at start only)."
+    )
 
     def resolved_url(self, data_dir: Path) -> str:
         return self.url or f"sqlite:///{Path(data_dir).expanduser().resolve() / DEFAULT_FILE}"
