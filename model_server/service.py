@@ -23,6 +23,8 @@ import numpy as np
 from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend, VoiceInfo
 from model_server.batching import ModelRunner, StreamHandle
 from model_server.registry import ModelRegistry
+from shared.audio.decoding import AudioDecodeError
+from shared.audio.decoding import decode as decode_audio
 from shared.audio.encoding import StreamEncoder, encode
 from shared.audio.formats import AudioFormat
 from shared.text import split_sentences
@@ -30,6 +32,7 @@ from shared.text import split_sentences
 log = logging.getLogger(__name__)
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MIN_RATE, MAX_RATE = 8_000, 48_000
+MIN_REFERENCE_SECONDS, MAX_REFERENCE_SECONDS = 1.0, 30.0  # RegisterVoice clips
 
 
 class InvalidRequestError(ValueError):
@@ -184,6 +187,38 @@ class SpeechService:
             self._runners[model] = ModelRunner(model, backend, self._window, self._max_batch)
         return self._runners[model]
 
+    async def register_voice(
+        self, model: str, name: str, audio: bytes, text: str = ""
+    ) -> tuple[str, VoiceInfo]:
+        """Add a cloned voice, from an encoded reference clip, to a model whose backend
+        clones voices (`clones_voices`: Qwen3-TTS Base); loads the model."""
+        model = model or self.default_model
+        try:
+            backend = self.registry.entry(model).backend
+        except KeyError as exc:
+            raise NotFoundError(str(exc)) from None
+        if not getattr(backend, "clones_voices", False):
+            raise InvalidRequestError(f"model {model!r} does not clone voices")
+        name = name.strip()
+        if not 1 <= len(name) <= 64:
+            raise InvalidRequestError("a voice name needs 1 to 64 characters")
+        try:
+            clip = await asyncio.to_thread(decode_audio, audio, None, MAX_REFERENCE_SECONDS)
+        except AudioDecodeError as exc:
+            raise InvalidRequestError(f"reference audio: {exc}") from None
+        if clip.duration < MIN_REFERENCE_SECONDS:
+            raise InvalidRequestError(
+                f"reference audio lasts {clip.duration:.2f} s; give at least "
+                f"{MIN_REFERENCE_SECONDS:g} s"
+            )
+        with self._admit():
+            async with self.registry.lease(model) as leased:
+                register = leased.register_voice  # type: ignore[attr-defined]
+                info: VoiceInfo = await self.runner(model, leased).run(
+                    register, name, clip.samples, clip.sample_rate, text.strip()
+                )
+        return model, info
+
     async def close(self) -> None:
         for runner in self._runners.values():
             await runner.close()
@@ -204,7 +239,7 @@ class SpeechService:
         except KeyError as exc:
             raise NotFoundError(str(exc)) from None
         voices = {v.name: v for v in backend.voices()}
-        voice = request.voice or next(iter(voices))
+        voice = request.voice or next(iter(voices), "")  # a cloning model may have none yet
         if voice not in voices:
             raise NotFoundError(
                 f"unknown voice {voice!r} for model {model!r}; available voices: "

@@ -169,3 +169,16 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
     async def UnloadModel(self, request: pb.UnloadModelRequest, context: Any) -> Any:
         entry = await self.service.registry.unload(request.name)
         return model_info(entry, self.service.default_model)
+
+    @_request_scoped
+    async def RegisterVoice(self, request: pb.RegisterVoiceRequest, context: Any) -> Any:
+        model, v = await self.service.register_voice(
+            request.model, request.name, request.audio, request.text
+        )
+        return pb.Voice(
+            name=v.name,
+            model=model,
+            languages=v.languages,
+            gender=v.gender,
+            description=v.description,
+        )

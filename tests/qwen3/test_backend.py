@@ -260,11 +260,13 @@ def test_base_model_clones_registered_voices(base_model: Path, tmp_path: Path) -
     assert float(np.sqrt(np.mean(audio[0] ** 2))) > 0.01
 
 
-def test_base_model_needs_a_voice(base_model: Path) -> None:
-    with pytest.raises(ValueError, match="reference voice"):
-        from_spec(ModelSpec(name="q", backend="qwen3", path=base_model), Settings())
+def test_base_model_may_start_without_voices(base_model: Path) -> None:
+    b = from_spec(ModelSpec(name="q", backend="qwen3", path=base_model), Settings())
+    assert b.voices() == []
+    assert b.clones_voices
 
 
 def test_register_voice_only_on_base(loaded: Qwen3Backend) -> None:
+    assert not loaded.clones_voices
     with pytest.raises(ValueError, match="only a Base checkpoint"):
         loaded.register_voice("x", np.ones(100, np.float32), 24_000)

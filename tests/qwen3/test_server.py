@@ -132,3 +132,77 @@ async def test_lru_keeps_one_model_with_a_limit_of_one(server: Server) -> None:
     assert models["qwen-b"].sample_rate == RATE
     await server.stub.Synthesize(pb.SynthesizeRequest(text="Three.", model="qwen-a"))
     assert await server.states() == {"qwen-a": loaded, "qwen-b": unloaded}
+
+
+@pytest.fixture
+async def clone_server(base_model: Path, custom_voice: Path) -> AsyncIterator[Server]:
+    settings = Settings(
+        host="127.0.0.1",
+        port=0,
+        default_model="clone",
+        models=[
+            ModelSpec(name="clone", backend="qwen3", path=base_model, options=greedy()),
+            ModelSpec(name="preset", backend="qwen3", path=custom_voice, options=greedy()),
+        ],
+        registry={"preload": []},
+    )
+    running = await start(settings)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        yield Server(running, tts_pb2_grpc.TextToSpeechStub(channel))
+    finally:
+        await channel.close(None)
+        await running.stop(grace=1)
+
+
+def reference_clip(seconds: float) -> bytes:
+    import io
+
+    import numpy as np
+    import soundfile
+
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    samples = (0.1 * rng.standard_normal(int(16_000 * seconds))).astype(np.float32)
+    soundfile.write(buffer, samples, 16_000, format="WAV")
+    return buffer.getvalue()
+
+
+async def test_register_voice_then_speak_with_it(clone_server: Server) -> None:
+    stub = clone_server.stub
+    assert list((await stub.ListVoices(pb.ListVoicesRequest(model="clone"))).voices) == []
+    with pytest.raises(grpc.aio.AioRpcError) as none_yet:
+        await stub.Synthesize(pb.SynthesizeRequest(text="Hello."))
+    assert none_yet.value.code() == grpc.StatusCode.NOT_FOUND
+
+    voice = await stub.RegisterVoice(
+        pb.RegisterVoiceRequest(name="alice", audio=reference_clip(2), text="Hi, I am Alice.")
+    )
+    assert (voice.model, voice.name) == ("clone", "alice")
+    assert "English" in voice.languages
+    await stub.RegisterVoice(pb.RegisterVoiceRequest(name="bob", audio=reference_clip(1.5)))
+    voices = await stub.ListVoices(pb.ListVoicesRequest(model="clone"))
+    assert [v.name for v in voices.voices] == ["alice", "bob"]
+
+    reply = await stub.Synthesize(pb.SynthesizeRequest(text="Hello there.", voice="bob"))
+    assert reply.voice == "bob"
+    assert reply.duration_seconds == pytest.approx(SENTENCE_SECONDS)
+    reply = await stub.Synthesize(pb.SynthesizeRequest(text="Hello there.", voice="alice"))
+    assert reply.duration_seconds == pytest.approx(SENTENCE_SECONDS, abs=0.08)
+
+
+async def test_register_voice_refusals(clone_server: Server) -> None:
+    stub = clone_server.stub
+    cases = [
+        pb.RegisterVoiceRequest(model="preset", name="x", audio=reference_clip(2)),
+        pb.RegisterVoiceRequest(name="", audio=reference_clip(2)),
+        pb.RegisterVoiceRequest(name="x", audio=b"not audio"),
+        pb.RegisterVoiceRequest(name="x", audio=reference_clip(0.3)),
+    ]
+    for request in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.RegisterVoice(request)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request.name
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await stub.RegisterVoice(pb.RegisterVoiceRequest(model="nope", name="x"))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND

@@ -158,3 +158,15 @@ class UnloadModelRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RegisterVoiceRequest(_message.Message):
+    __slots__ = ("model", "name", "audio", "text")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    name: str
+    audio: bytes
+    text: str
+    def __init__(self, model: _Optional[str] = ..., name: _Optional[str] = ..., audio: _Optional[bytes] = ..., text: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,11 @@ class TextToSpeechStub:
                 request_serializer=voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
                 response_deserializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
                 _registered_method=True)
+        self.RegisterVoice = channel.unary_unary(
+                '/voice_engine.v1.TextToSpeech/RegisterVoice',
+                request_serializer=voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
+                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.Voice.FromString,
+                _registered_method=True)
 
 
 class TextToSpeechServicer:
@@ -112,6 +117,15 @@ class TextToSpeechServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterVoice(self, request, context):
+        """Add (or replace) a cloned voice on a model that clones voices (Qwen3-TTS Base),
+        usable at once; loads the model. Kept until the server restarts (configure it in
+        VOICE_MODELS to keep it). INVALID_ARGUMENT for a model that cannot clone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TextToSpeechServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +158,11 @@ def add_TextToSpeechServicer_to_server(servicer, server):
                     servicer.UnloadModel,
                     request_deserializer=voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.FromString,
                     response_serializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.SerializeToString,
+            ),
+            'RegisterVoice': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterVoice,
+                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.FromString,
+                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.Voice.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +327,33 @@ class TextToSpeech:
             '/voice_engine.v1.TextToSpeech/UnloadModel',
             voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
             voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterVoice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/voice_engine.v1.TextToSpeech/RegisterVoice',
+            voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
+            voice__engine_dot_v1_dot_tts__pb2.Voice.FromString,
             options,
             channel_credentials,
             insecure,

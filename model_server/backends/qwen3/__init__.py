@@ -4,7 +4,8 @@ the official `qwen-tts` package, installed with the `qwen` extra.
 Configured through `VOICE_MODELS`, e.g.
 `[{"name": "qwen3-0.6b", "backend": "qwen3", "path": "/models/Qwen3-TTS-12Hz-0.6B-CustomVoice",
 "options": {"device": "cuda:0"}}]`; options are `Qwen3Options` fields plus, for a Base
-checkpoint, `voices`: `{"name": {"audio": "ref.wav", "text": "what the clip says"}}`.
+checkpoint, `voices`: `{"name": {"audio": "ref.wav", "text": "what the clip says"}}`
+(more through the RegisterVoice RPC).
 
 - voices.py: what a checkpoint speaks (config.json, no torch)
 - backend.py: loading, memory accounting, batched generation
@@ -50,13 +51,6 @@ def from_spec(spec: ModelSpec, settings: Settings) -> Qwen3Backend:
     if spec.path is None:
         raise ValueError(f"qwen3 model {spec.name!r} needs a path to a checkpoint directory")
     options = Qwen3Options.parse(spec.options)
-    backend = Qwen3Backend(
+    return Qwen3Backend(
         spec.path, options, reference_voices(spec.options.get("voices") or {}, spec.path)
     )
-    if backend.checkpoint.kind == "base" and not backend.voices():
-        raise ValueError(
-            f"qwen3 model {spec.name!r} is a Base (voice clone) checkpoint: give it at least "
-            'one reference voice, options {"voices": {"name": {"audio": "ref.wav", '
-            '"text": "what the clip says"}}}'
-        )
-    return backend

@@ -111,6 +111,8 @@ class Qwen3Backend:
         self.sample_rate = self.checkpoint.sample_rate
         self.max_batch_size = max(1, int(self.options.max_batch_size))
         self.accepts_instructions = self.checkpoint.accepts_instructions
+        # Read by the service's RegisterVoice: only Base checkpoints clone voices.
+        self.clones_voices = self.checkpoint.kind == "base"
         self.generate_calls = 0  # library generate calls (tests count them)
         self._tts: Any = None  # qwen_tts.Qwen3TTSModel while loaded
         self._device = "cpu"
