@@ -134,7 +134,7 @@ class Qwen3Backend:
         languages = self.checkpoint.language_names()
         return [
             VoiceInfo(v.name, v.languages or languages, description="reference voice (clone)")
-            for v in self._references.values()
+            for v in list(self._references.values())  # a copy: register_voice may add
         ]
 
     def register_voice(
