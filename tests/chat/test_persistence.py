@@ -13,7 +13,7 @@ import redis
 
 from shared.cache.redis_cache import RedisCache
 from tests.chat.fake_venice import KEY, FakeVenice
-from tests.helpers import Process
+from tests.helpers import Process, free_port
 from tests.worker.support import worker_process
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
@@ -66,6 +66,29 @@ def test_restart_keeps_history_and_failures_leave_no_half_turn(
             ("assistant", "Hello from Venice."),
         ]
         assert history[1]["audio_format"] == "opus"
+
+
+def test_model_server_down_is_a_503_and_no_half_turn(
+    tmp_path: Path, fake_venice: tuple[FakeVenice, str]
+) -> None:
+    fake, venice_url = fake_venice
+    fake.scenario = "plain"
+    env = {
+        "VOICE_DATA_DIR": str(tmp_path),
+        "VOICE_CHAT__PROVIDER": "venice",
+        "VOICE_CHAT__VENICE__API_KEY": KEY,
+        "VOICE_CHAT__VENICE__BASE_URL": venice_url,
+        "VOICE_TTS__MAX_RETRIES": "0",
+        "VOICE_TTS__TIMEOUT_SECONDS": "2",
+    }
+    nowhere = f"127.0.0.1:{free_port()}"
+    with worker_process(tmp_path, nowhere, env) as worker:
+        base = f"http://{worker.address}/api/voice/sessions"
+        sid = httpx.post(base, json={}).json()["id"]
+        reply = httpx.post(f"{base}/{sid}/text", json={"text": "hello"}, timeout=30)
+        assert reply.status_code in (503, 504), reply.text
+        assert "model server" in reply.json()["error"]["message"]
+        assert httpx.get(f"{base}/{sid}/messages").json()["items"] == []
 
 
 async def test_tts_models_synced_from_the_model_server(
