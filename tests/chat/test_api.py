@@ -61,6 +61,8 @@ def test_session_crud(api: httpx.Client) -> None:
     assert api.delete(f"/api/voice/sessions/{sid}").status_code == 204
     gone = api.get(f"/api/voice/sessions/{sid}")
     assert gone.status_code == 404 and sid in gone.json()["error"]["message"]
+    bare = api.post("/api/voice/sessions")  # no body: the defaults
+    assert bare.status_code == 201 and bare.json()["settings"]["audio_format"] == "mp3"
 
 
 def test_bad_requests_are_clear_4xx(api: httpx.Client) -> None:

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 
 
 @router.post("", status_code=201)
-async def create_session(body: SessionCreate, sessions: SessionsDep) -> SessionOut:
+async def create_session(sessions: SessionsDep, body: SessionCreate | None = None) -> SessionOut:
+    body = body or SessionCreate()
     return SessionOut.of(await sessions.create(body.settings, body.title))
 
 
