@@ -95,8 +95,11 @@ class LocalChat:
         usage = {k: int(v) for k, v in (result.get("usage") or {}).items()}
         return ChatReply(text, thinking, self.model_path.stem, usage)
 
-    async def aclose(self) -> None:
-        with self._lock:
+    def close(self) -> None:
+        with self._lock:  # waits for a completion in progress
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
