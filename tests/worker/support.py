@@ -56,7 +56,12 @@ def worker_process(
     """`voice-engine serve-worker` as a subprocess on a free port, answering /healthz."""
     port = free_port()
     log_path = tmp_path / f"worker-{port}.log"
-    environment = {**os.environ, "VOICE_LOG__LEVEL": "WARNING", **(env or {})}
+    environment = {
+        **os.environ,
+        "VOICE_LOG__LEVEL": "WARNING",
+        "VOICE_DATA_DIR": str(tmp_path / "data"),  # the session store, off the repo
+        **(env or {}),
+    }
     command = [sys.executable, "-m", "voice_engine.cli", "serve-worker", "--port", str(port)]
     command += ["--host", "127.0.0.1", "--model-server", model_server]
     with log_path.open("wb") as log_file:
