@@ -96,3 +96,25 @@ def test_unload_returns_memory(small_checkpoint: Path) -> None:
     assert model_ref() is None, "the model object is still referenced after unload"
     assert live_tensor_bytes() - tensors_before < 64 * 1024
     assert rss_bytes() - rss_before < 16 * MB
+
+
+def test_unload_returns_gpu_memory(small_checkpoint: Path) -> None:
+    """On a GPU: memory_bytes is the CUDA memory the load took, and all of it (within
+    1 MB) is allocated no more after unload; the cache is given back too."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device (runs on a GPU machine)")
+    backend = Qwen3Backend(small_checkpoint, Qwen3Options(seed=0, fixed_frames=4, device="cuda"))
+    cycle(backend)
+    torch.cuda.synchronize()
+    allocated, reserved = torch.cuda.memory_allocated(), torch.cuda.memory_reserved()
+    backend.load()
+    backend.synthesize_batch([SynthesisJob("Hello there.", "Vivian", "English")] * 8)
+    held = backend.memory_bytes()
+    assert held > 30 * MB  # the ~88 MB float32 checkpoint loads as ~44 MB of bfloat16
+    assert torch.cuda.memory_allocated() - allocated >= held * 0.9
+    backend.unload()
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() - allocated < MB
+    assert torch.cuda.memory_reserved() - reserved < 2 * MB
