@@ -173,6 +173,22 @@ def test_stream_decodes_windows_while_generating(loaded: Qwen3Backend) -> None:
     np.testing.assert_allclose(np.concatenate(blocks), whole, atol=1e-4)
 
 
+def test_concurrent_streams_run_as_one_generate_call(loaded: Qwen3Backend) -> None:
+    calls = loaded.generate_calls
+    events = list(loaded.stream_batch(JOBS))
+    assert loaded.generate_calls == calls + 1
+    whole = loaded.synthesize_batch(JOBS)
+    for index, clip in enumerate(whole):
+        mine = [block for i, block in events if i == index]
+        assert mine[-1] is None  # the end of this stream
+        blocks = [b for b in mine if b is not None]
+        assert [len(b) for b in blocks] == [4 * SAMPLES_PER_FRAME] * 2
+        np.testing.assert_allclose(np.concatenate(blocks), clip, atol=1e-4)
+    # the first blocks of every row come before any row's second block
+    first_half = [i for i, b in events[: len(JOBS)]]
+    assert sorted(first_half) == list(range(len(JOBS)))
+
+
 def test_stream_in_one_block_when_windows_are_off(custom_voice: Path) -> None:
     b = backend(custom_voice, stream_frames=0)
     b.load()

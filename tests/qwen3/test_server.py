@@ -206,3 +206,21 @@ async def test_register_voice_refusals(clone_server: Server) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await stub.RegisterVoice(pb.RegisterVoiceRequest(model="nope", name="x"))
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_streams_share_one_generate_call(server: Server) -> None:
+    await server.stub.LoadModel(pb.LoadModelRequest(name="qwen-b"))
+    backend = server.backend("qwen-b")
+    calls = backend.generate_calls
+
+    async def stream(voice: str) -> tuple[float, int]:
+        request = pb.SynthesizeRequest(text="One sentence.", model="qwen-b", voice=voice)
+        chunks = [c async for c in server.stub.SynthesizeStream(request)]
+        rate, seconds, _ = decode(b"".join(c.audio for c in chunks))
+        return seconds, rate
+
+    results = await asyncio.gather(*(stream(v) for v in ["Vivian", "Ryan", "Sohee", "Eric"]))
+    assert backend.generate_calls == calls + 1
+    for seconds, rate in results:
+        assert rate == RATE
+        assert seconds == pytest.approx(SENTENCE_SECONDS, abs=0.01)

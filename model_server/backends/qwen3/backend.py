@@ -272,16 +272,29 @@ class Qwen3Backend:
         with stream_frames=0, one block when generation ends."""
         if job.cancelled.is_set():
             return
+        if not self.options.stream_frames:
+            yield self.synthesize_batch([job])[0]
+            return
+        for _, block in self.stream_batch([job]):
+            if block is not None:
+                yield block
+
+    def stream_batch(self, jobs: Sequence[SynthesisJob]) -> Iterator[tuple[int, FloatArray | None]]:
+        """Several streams in ONE generate call: `(index, block)` as audio is decoded,
+        `(index, None)` when job `index` has all its audio. The model server's runner
+        uses this for concurrent streams (batching.py), as synthesize_batch for unary."""
         tts = self._tts
         if tts is None:
             raise BackendError(f"model {self.checkpoint.path.name} is not loaded")
         if not self.options.stream_frames:
-            yield self.synthesize_batch([job])[0]
+            for index, audio in enumerate(self.synthesize_batch(jobs)):
+                yield index, audio
+                yield index, None
             return
         yield from stream_windows(
             tts,
-            job,
-            lambda j: self.synthesize_batch([j]),
+            jobs,
+            self.synthesize_batch,
             first_frames=max(1, self.options.stream_first_frames),
             frames=self.options.stream_frames,
         )

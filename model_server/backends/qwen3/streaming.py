@@ -1,7 +1,8 @@
-"""Audio while the model is still generating: decode codec frames in windows.
+"""Audio while the model is still generating: decode codec frames in windows, for a
+whole batch of streams in one generate call.
 
 `qwen-tts` returns audio only when generation ends. Each decoding step of the talker,
-though, returns the 16 codes of the previous frame in its output
+though, returns the 16 codes of every row's previous frame in its output
 (`Qwen3TTSTalkerForConditionalGeneration.forward`: `hidden_states=(..., codec_ids)`,
 https://github.com/QwenLM/Qwen3-TTS/blob/main/qwen_tts/core/models/modeling_qwen3_tts.py),
 so a forward hook on the talker sees every frame as it is made. The speech tokenizer's
@@ -9,10 +10,12 @@ decoder is causal (causal convolutions, causal sliding-window attention), so dec
 frames [start - context, end) and dropping the context's samples gives the samples the
 whole utterance would have, up to the left context the library's own `chunked_decode`
 uses (25 frames). The first block comes after `first_frames` frames (4 = 320 ms of
-audio), then one every `frames`.
+audio), then one every `frames`; the rows of a batch advance in lockstep, so their
+windows are decoded together in one decoder call.
 
-Generation runs on a helper thread; this generator yields blocks as the hook queues
-them. The library still decodes the whole utterance at the end (its return value,
+Generation runs on a helper thread; this generator yields `(row, block)` as the hook
+queues them and `(row, None)` when a row has ended (its end token, or the end of
+generation). The library still decodes the whole batch at the end (its return value,
 unused here): a few percent of the work, the price of not re-implementing its prompt
 building.
 """
@@ -21,7 +24,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,75 +35,105 @@ from model_server.backends.base import FloatArray, SynthesisJob
 #: Left context when decoding a window, in frames (as `chunked_decode`'s default).
 CONTEXT_FRAMES = 25
 
+Event = tuple[int, FloatArray | None]
+
 
 class _Stopped(Exception):
-    """Raised inside generate (from the hook) to abandon a cancelled stream."""
+    """Raised inside generate (from the hook) to abandon a batch nobody reads."""
+
+
+@dataclass(eq=False)  # rows are found by identity (their codes are tensors)
+class _Row:
+    job: SynthesisJob
+    codes: list[Any] = field(default_factory=list)
+    emitted: int = 0
+    done: bool = False
 
 
 def stream_windows(
     tts: Any,
-    job: SynthesisJob,
-    synthesize: Callable[[SynthesisJob], object],
+    jobs: Sequence[SynthesisJob],
+    synthesize: Callable[[Sequence[SynthesisJob]], object],
     first_frames: int,
     frames: int,
-) -> Iterator[FloatArray]:
-    """Blocks of `job`'s audio, decoded while `synthesize(job)` (one library generate
-    call on `tts`, a loaded Qwen3TTSModel) runs."""
+) -> Iterator[Event]:
+    """`(row, block)` events of `jobs`' audio, decoded while `synthesize(jobs)` (one
+    library generate call on `tts`, a loaded Qwen3TTSModel) runs."""
+    import torch
+
     talker = tts.model.talker
     tokenizer = tts.model.speech_tokenizer.model
     decoder = tokenizer.decoder
     samples_per_frame = int(tokenizer.get_decode_upsample_rate())
     eos = int(tts.model.config.talker_config.codec_eos_token_id)
-    blocks: queue.Queue[FloatArray | BaseException | None] = queue.Queue()
-    codes: list[Any] = []
-    emitted = 0
-    ended = False
+    events: queue.Queue[Event | BaseException | None] = queue.Queue()
+    rows = [_Row(job) for job in jobs]
     stop = threading.Event()
 
-    def flush(final: bool) -> None:
-        nonlocal emitted
-        pending = len(codes) - emitted
-        if pending <= 0 or (not final and pending < (frames if emitted else first_frames)):
-            return
-        import torch
+    def flush(due: list[_Row]) -> None:
+        """Decode the pending frames of `due` rows, grouped by window shape."""
+        groups: dict[tuple[int, int], list[_Row]] = {}
+        for row in due:
+            if len(row.codes) > row.emitted:
+                groups.setdefault((row.emitted, len(row.codes)), []).append(row)
+        for (emitted, end), group in groups.items():
+            context = min(CONTEXT_FRAMES, emitted)
+            windows = torch.stack(
+                [torch.stack(row.codes[emitted - context : end], dim=-1) for row in group]
+            )  # (rows, 16, frames)
+            with torch.inference_mode():  # the last flush runs outside the library's no_grad
+                wavs = decoder(windows)[:, 0, context * samples_per_frame :]
+            audio = wavs.float().cpu().numpy().astype(np.float32)
+            for row, wav in zip(group, audio, strict=True):
+                row.emitted = end
+                events.put((rows.index(row), wav))
 
-        context = min(CONTEXT_FRAMES, emitted)
-        window = torch.stack(codes[emitted - context :], dim=-1).unsqueeze(0)  # (1, 16, T)
-        with torch.inference_mode():  # the last flush runs outside the library's no_grad
-            wav = decoder(window)[0, 0, context * samples_per_frame :]
-        blocks.put(wav.float().cpu().numpy().astype(np.float32))
-        emitted = len(codes)
+    def finish(row: _Row) -> None:
+        flush([row])
+        row.done = True
+        events.put((rows.index(row), None))
 
     def hook(_module: Any, _inputs: Any, output: Any) -> None:
-        nonlocal ended
-        if stop.is_set() or job.cancelled.is_set():
+        if stop.is_set() or all(row.done or row.job.cancelled.is_set() for row in rows):
             raise _Stopped
-        frame = output.hidden_states[1]  # codes of the previous frame; None at prefill
-        if frame is None or ended:
+        codes = output.hidden_states[1]  # (rows, 16): the previous frame; None at prefill
+        if codes is None:
             return
-        if int(frame[0, 0]) == eos:
-            ended = True  # the library cuts the utterance here too
-            return
-        codes.append(frame[0].detach().clone())
-        flush(final=False)
+        due = []
+        for index, row in enumerate(rows):
+            if row.done:
+                continue
+            if row.job.cancelled.is_set() or int(codes[index, 0]) == eos:
+                finish(row)  # the library cuts the utterance at its end token too
+                continue
+            row.codes.append(codes[index].detach().clone())
+            if len(row.codes) - row.emitted >= (frames if row.emitted else first_frames):
+                due.append(row)
+        flush(due)
 
     def run() -> None:
         handle = talker.register_forward_hook(hook)
         try:
-            synthesize(job)
-            flush(final=True)
-            blocks.put(None)
+            synthesize(jobs)
         except _Stopped:
-            blocks.put(None)
+            pass
         except BaseException as exc:
-            blocks.put(exc)
+            events.put(exc)
+            return
         finally:
             handle.remove()
+        try:
+            for row in rows:
+                if not row.done:
+                    finish(row)
+            events.put(None)
+        except BaseException as exc:
+            events.put(exc)
 
     thread = threading.Thread(target=run, name="qwen3-stream", daemon=True)
     thread.start()
     try:
-        while (item := blocks.get()) is not None:
+        while (item := events.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
             yield item
