@@ -23,6 +23,7 @@ from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Q = TypeVar("Q")
 
 
 @dataclass
@@ -65,6 +66,10 @@ class ModelRunner:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs to running batches
+        # Streams, batched when the backend has `stream_batch` (Qwen3).
+        self.stream_batch_calls = 0
+        self._streams: asyncio.Queue[StreamHandle] = asyncio.Queue()
+        self._stream_task: asyncio.Task[None] | None = None
 
     # -- unary: batched ----------------------------------------------------------
     async def synthesize(self, job: SynthesisJob) -> FloatArray:
@@ -85,7 +90,7 @@ class ModelRunner:
             first = await self._queue.get()
             await self._slots.acquire()
             try:
-                batch = await self._gather(first)
+                batch = await self._gather(self._queue, first)
             except BaseException:
                 self._slots.release()
                 raise
@@ -94,12 +99,12 @@ class ModelRunner:
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(lambda _t: self._slots.release())
 
-    async def _gather(self, first: _Pending) -> list[_Pending]:
+    async def _gather(self, queue: asyncio.Queue[Q], first: Q) -> list[Q]:
         batch = [first]
         deadline = asyncio.get_running_loop().time() + self.window_s
         while len(batch) < self.max_batch:
             try:
-                batch.append(self._queue.get_nowait())
+                batch.append(queue.get_nowait())
                 continue
             except asyncio.QueueEmpty:
                 pass
@@ -107,7 +112,7 @@ class ModelRunner:
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                batch.append(await asyncio.wait_for(queue.get(), remaining))
             except asyncio.TimeoutError:
                 break
         return batch
@@ -130,11 +135,18 @@ class ModelRunner:
             if not p.future.done():
                 p.future.set_result(audio)
 
-    # -- streaming: one sentence per slot ----------------------------------------------
+    # -- streaming: one sentence per slot, or batched ----------------------------------
     def start_stream(self, job: SynthesisJob) -> StreamHandle:
         """Start `backend.stream(job)` on a thread now (so the service can start the
-        next sentence while the current one is being sent); read it with `async for`."""
+        next sentence while the current one is being sent); read it with `async for`.
+        A backend with `stream_batch` (several streams in one call) gets concurrent
+        streams gathered into batches like unary requests."""
         handle = StreamHandle(job)
+        if hasattr(self.backend, "stream_batch"):
+            if self._stream_task is None:
+                self._stream_task = asyncio.create_task(self._stream_loop())
+            self._streams.put_nowait(handle)
+            return handle
         loop = asyncio.get_running_loop()
 
         def pump() -> None:
@@ -152,6 +164,54 @@ class ModelRunner:
         task.add_done_callback(self._tasks.discard)
         return handle
 
+    async def _stream_loop(self) -> None:
+        while True:
+            first = await self._streams.get()
+            await self._slots.acquire()
+            try:
+                handles = await self._gather(self._streams, first)
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._run_stream_batch(handles))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _t: self._slots.release())
+
+    async def _run_stream_batch(self, handles: list[StreamHandle]) -> None:
+        live = [h for h in handles if not h.job.cancelled.is_set()]
+        for handle in handles:
+            if handle not in live:
+                handle.queue.put_nowait(None)
+        if not live:
+            return
+        self.stream_batch_calls += 1
+        loop = asyncio.get_running_loop()
+        stream_batch = self.backend.stream_batch  # type: ignore[attr-defined]
+
+        def pump() -> None:
+            ended: set[int] = set()
+            events = stream_batch([h.job for h in live])
+            last: FloatArray | Exception | None = None
+            try:
+                for index, block in events:
+                    if block is None:
+                        ended.add(index)
+                    loop.call_soon_threadsafe(live[index].queue.put_nowait, block)
+                    if all(h.job.cancelled.is_set() for h in live):
+                        break
+            except Exception as exc:
+                log.exception("stream batch failed", extra={"model": self.name})
+                last = exc
+            finally:
+                if close := getattr(events, "close", None):
+                    close()  # a generator: stop the backend's work now, not at collection
+            for index, handle in enumerate(live):
+                if index not in ended:
+                    loop.call_soon_threadsafe(handle.queue.put_nowait, last)
+
+        await self.run(pump, slot=False)
+
     async def run(self, fn: Callable[..., T], *args: object, slot: bool = True) -> T:
         """Run `fn(*args)` on this model's pool (holding a slot unless one is held)."""
         loop = asyncio.get_running_loop()
@@ -161,8 +221,9 @@ class ModelRunner:
             return await loop.run_in_executor(self._pool, fn, *args)
 
     async def close(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for loop_task in (self._loop_task, self._stream_task):
+            if loop_task is not None:
+                loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop_task
         self._pool.shutdown(wait=False, cancel_futures=True)
