@@ -30,12 +30,13 @@ def test_bench_smoke_writes_its_json(tmp_path: Path) -> None:
     assert result["audio_seconds_per_request"] == 8 * 0.08
     # Windowed streaming: the first block (4 of the 8 frames) comes well before the end.
     assert 0 < result["ttfa_ms"] < 0.8 * result["stream_total_ms"]
+    assert result["ttfa_ms_10_streams"] > 0
     assert result["rtf"] > 0
     assert result["memory_mb"] > 1
     rates = result["audio_s_per_s"]
     assert set(rates) == {"1", "4", "10", "32"}
     # Dynamic batching: 32 clients get far more audio a second than one, and the
-    # 1 warm-up + 3 streams + 3 unary + 4 + 4 + 10 + 32 requests (57) ran in far fewer
+    # 1 warm-up + 3 + 10 streams + 3 unary + 4 + 4 + 10 + 32 requests (67) ran in far fewer
     # generate calls (unbatched: one each).
     assert rates["32"] > 2 * rates["1"]
     assert result["generate_calls"] < 30
