@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend
+from model_server.backends.base import BatchStreamer, FloatArray, SynthesisJob, TTSBackend
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -142,7 +142,7 @@ class ModelRunner:
         A backend with `stream_batch` (several streams in one call) gets concurrent
         streams gathered into batches like unary requests."""
         handle = StreamHandle(job)
-        if hasattr(self.backend, "stream_batch"):
+        if isinstance(self.backend, BatchStreamer):
             if self._stream_task is None:
                 self._stream_task = asyncio.create_task(self._stream_loop())
             self._streams.put_nowait(handle)
@@ -187,7 +187,8 @@ class ModelRunner:
             return
         self.stream_batch_calls += 1
         loop = asyncio.get_running_loop()
-        stream_batch = self.backend.stream_batch  # type: ignore[attr-defined]
+        assert isinstance(self.backend, BatchStreamer)
+        stream_batch = self.backend.stream_batch
 
         def pump() -> None:
             ended: set[int] = set()

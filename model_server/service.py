@@ -20,7 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_server.backends.base import FloatArray, SynthesisJob, TTSBackend, VoiceInfo
+from model_server.backends.base import (
+    FloatArray,
+    SynthesisJob,
+    TTSBackend,
+    VoiceCloner,
+    VoiceInfo,
+)
 from model_server.batching import ModelRunner, StreamHandle
 from model_server.registry import ModelRegistry
 from shared.audio.decoding import AudioDecodeError
@@ -191,13 +197,13 @@ class SpeechService:
         self, model: str, name: str, audio: bytes, text: str = ""
     ) -> tuple[str, VoiceInfo]:
         """Add a cloned voice, from an encoded reference clip, to a model whose backend
-        clones voices (`clones_voices`: Qwen3-TTS Base); loads the model."""
+        clones voices (a `VoiceCloner`: Qwen3-TTS Base); loads the model."""
         model = model or self.default_model
         try:
             backend = self.registry.entry(model).backend
         except KeyError as exc:
             raise NotFoundError(str(exc)) from None
-        if not getattr(backend, "clones_voices", False):
+        if not (isinstance(backend, VoiceCloner) and backend.clones_voices):
             raise InvalidRequestError(f"model {model!r} does not clone voices")
         name = name.strip()
         if not 1 <= len(name) <= 64:
@@ -213,9 +219,9 @@ class SpeechService:
             )
         with self._admit():
             async with self.registry.lease(model) as leased:
-                register = leased.register_voice  # type: ignore[attr-defined]
-                info: VoiceInfo = await self.runner(model, leased).run(
-                    register, name, clip.samples, clip.sample_rate, text.strip()
+                assert isinstance(leased, VoiceCloner)
+                info = await self.runner(model, leased).run(
+                    leased.register_voice, name, clip.samples, clip.sample_rate, text.strip()
                 )
         return model, info
 

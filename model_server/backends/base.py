@@ -81,3 +81,30 @@ class TTSBackend(Protocol):
     def stream(self, job: SynthesisJob) -> Iterator[FloatArray]:
         """Audio for one job in blocks, each yielded as soon as it exists."""
         ...
+
+
+# Optional capabilities: a backend that has one of these is used through it.
+
+
+@runtime_checkable
+class BatchStreamer(Protocol):
+    """Several streams in one engine call (Qwen3-TTS): the runner gathers concurrent
+    streams into batches as it does unary requests."""
+
+    def stream_batch(self, jobs: Sequence[SynthesisJob]) -> Iterator[tuple[int, FloatArray | None]]:
+        """`(index, block)` as audio exists, `(index, None)` when job `index` is done."""
+        ...
+
+
+@runtime_checkable
+class VoiceCloner(Protocol):
+    """Voices registered at run time from a reference clip (Qwen3-TTS Base)."""
+
+    #: whether this model (not only its class) clones: a CustomVoice checkpoint does not
+    clones_voices: bool
+
+    def register_voice(
+        self, name: str, audio: FloatArray, sample_rate: int, text: str = ""
+    ) -> VoiceInfo:
+        """Add or replace voice `name`; usable by the next request."""
+        ...

@@ -80,6 +80,12 @@ def test_kustomization_lists_every_manifest() -> None:
     assert listed == {p.name for p in MANIFESTS if p.name != "kustomization.yaml"}
 
 
+def test_qwen_image_installs_the_same_qwen_tts_as_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (pin,) = re.findall(r"^QWEN_TTS\s*:=\s*(\S+)", makefile, re.MULTILINE)
+    assert f"pip install --no-deps {pin}" in (DEPLOY / "Dockerfile").read_text()
+
+
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     for package in ("voice_engine", "model_server", "voice_worker", "shared", "proto"):
