@@ -24,6 +24,7 @@ def test_healthz_and_readyz(worker_url: str) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["tts"]["ready"] is True
+    assert body["store"] == {"ready": True}  # the default SQLite session store
     assert body["cache"]["backend"] == "memory"
     assert {"hits", "misses", "errors"} <= set(body["cache"])
 

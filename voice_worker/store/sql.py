@@ -45,6 +45,10 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
 
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
     async def create_session(self, settings: SessionSettings, title: str = "") -> SessionRecord:
         now = time.time()
         record = SessionRecord(uuid.uuid4().hex, title, settings, now, now)
