@@ -29,7 +29,7 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
         "VOICE_HTTP_PORT": args.port,
         "VOICE_TTS__MODEL_SERVER": args.model_server,
         "VOICE_HTTP_WORKERS": args.workers,
-        "VOICE_DATABASE__URL": getattr(args, "database_url", None),
+        "VOICE_DATABASE__URL": args.database_url,
     }
     return {k: str(v) for k, v in pairs.items() if v is not None}
 
