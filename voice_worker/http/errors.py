@@ -54,8 +54,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "internal error in the voice worker", "server_error")
+    request_id = str(getattr(request.state, "request_id", "") or "")
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return error_response(
+        500,
+        f"internal error in the voice worker (request {request_id or 'unknown'})",
+        "server_error",
+        headers={"x-request-id": request_id} if request_id else None,
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -30,6 +30,9 @@ class RequestIdMiddleware:
                 request_id = value.decode("latin-1")[:128]
                 break
         request_id = request_id or new_request_id()
+        # Also in the scope's state: an unexpected error is answered by Starlette's
+        # outermost middleware, after this one has unwound (http/errors.py reads it).
+        scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         start = time.perf_counter()
         status = 0
