@@ -80,12 +80,13 @@ serve-models: install  ## the model server alone
 	$(BIN)/voice-engine serve-models --host $(HOST)
 
 proto: install-dev  ## regenerate the gRPC stubs from proto/
-	$(PY) -m voice_engine.protogen
+	$(PY) -m voice_contract.protogen
 
-lint: install-dev  ## ruff and mypy
+lint: install-dev  ## ruff, mypy and the import rules (lint-imports)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: install-dev install-qwen lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider

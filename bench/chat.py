@@ -63,7 +63,7 @@ async def text_turns(model_server: str, directory: Path) -> list[dict[str, Any]]
         for stage in timings:
             timings[stage].append(turn.timings[stage])
     await tts.close()
-    await chat.aclose()
+    await chat.close()
     await store.close()
     rows = [stats(f"process_text_only: {stage}", values) for stage, values in timings.items()]
     rows[0]["note"] = f"{words / TURNS:.0f} words a reply, history on"

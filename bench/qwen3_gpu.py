@@ -4,7 +4,7 @@ audio seconds produced per second at concurrency 1, 4, 10 and 32.
 The checkpoints are random weights at the released shapes (0.6B: talker hidden 1024,
 intermediate 3072; 1.7B: hidden 2048, intermediate 6144; both 28 layers, 16 heads,
 8 KV heads, head_dim 128, text vocab 151936, codec vocab 3072, 16 code groups), built by
-model_server.backends.qwen3_testing. Random weights run at the real speed; the end token
+tests.qwen3.checkpoints. Random weights run at the real speed; the end token
 is suppressed so every request makes exactly --frames codec frames (80 ms each).
 
 Anchors: vLLM-Omni on an H200, 64 ms to first audio, RTF 0.16, 47.2 audio-s/s at
@@ -31,9 +31,9 @@ import grpc
 
 from bench import report
 from bench.report import median, print_table, write_result
-from voice_engine.client import channel_options
-from voice_engine.v1 import tts_pb2 as pb
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.wire import channel_options
+from voice_contract.v1 import tts_pb2 as pb
+from voice_contract.v1 import tts_pb2_grpc
 
 TEXT = "The quick brown fox jumps over the lazy dog near the quiet river bank."
 CONCURRENCY = (1, 4, 10, 32)
@@ -102,10 +102,10 @@ async def measure(checkpoint: Path, name: str, args: argparse.Namespace) -> dict
         models=[ModelSpec(name=name, backend="qwen3", path=checkpoint, options=options)],
         registry={"preload": [name]},
         batching={"window_ms": args.window_ms, "max_batch_size": max(CONCURRENCY)},
-        max_queue=1024,
+        max_in_flight=1024,
     )
     running = await start(settings)
-    entry = running.service.registry.entry(name)
+    entry = running.synthesizer.registry.entry(name)
     backend = entry.backend
     assert isinstance(backend, Qwen3Backend)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}", options=channel_options())
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from model_server.backends.qwen3_testing import build_checkpoint
+    from tests.qwen3.checkpoints import build_checkpoint
 
     on_gpu = args.device != "cpu" and torch.cuda.is_available()
     rows, results = [], []

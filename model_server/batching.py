@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from model_server.backends.base import BatchStreamer, FloatArray, SynthesisJob, TTSBackend
+from model_server.errors import BackendError, SpeechError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,8 +126,7 @@ class ModelRunner:
         jobs = [p.job for p in live]
         try:
             results = await self.run(self.backend.synthesize_batch, jobs, slot=False)
-        except Exception as exc:
-            log.exception("batch failed", extra={"model": self.name, "batch": len(jobs)})
+        except SpeechError as exc:
             for p in live:
                 if not p.future.done():
                     p.future.set_exception(exc)
@@ -157,7 +157,8 @@ class ModelRunner:
                         break
                 loop.call_soon_threadsafe(handle.queue.put_nowait, None)
             except Exception as exc:
-                loop.call_soon_threadsafe(handle.queue.put_nowait, exc)
+                error = self._failure(exc, "stream")
+                loop.call_soon_threadsafe(handle.queue.put_nowait, error)
 
         task = asyncio.create_task(self.run(pump))
         self._tasks.add(task)
@@ -202,11 +203,9 @@ class ModelRunner:
                     if all(h.job.cancelled.is_set() for h in live):
                         break
             except Exception as exc:
-                log.exception("stream batch failed", extra={"model": self.name})
-                last = exc
+                last = self._failure(exc, "stream batch")
             finally:
-                if close := getattr(events, "close", None):
-                    close()  # a generator: stop the backend's work now, not at collection
+                events.close()  # stop the backend's work now, not at collection
             for index, handle in enumerate(live):
                 if index not in ended:
                     loop.call_soon_threadsafe(handle.queue.put_nowait, last)
@@ -214,12 +213,26 @@ class ModelRunner:
         await self.run(pump, slot=False)
 
     async def run(self, fn: Callable[..., T], *args: object, slot: bool = True) -> T:
-        """Run `fn(*args)` on this model's pool (holding a slot unless one is held)."""
+        """Run `fn(*args)` on this model's pool (holding a slot unless one is held). A
+        failure that is not a SpeechError is the model's: logged, raised as BackendError."""
         loop = asyncio.get_running_loop()
-        if not slot:
-            return await loop.run_in_executor(self._pool, fn, *args)
-        async with self._slots:
-            return await loop.run_in_executor(self._pool, fn, *args)
+        try:
+            if not slot:
+                return await loop.run_in_executor(self._pool, fn, *args)
+            async with self._slots:
+                return await loop.run_in_executor(self._pool, fn, *args)
+        except SpeechError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc, "backend call") from exc
+
+    def _failure(self, exc: Exception, what: str) -> SpeechError:
+        """`exc` as the request's error: domain errors as they are, anything else logged
+        (with its traceback, for the operator) and reported as the model's failure."""
+        if isinstance(exc, SpeechError):
+            return exc
+        log.error(f"{what} failed", exc_info=exc, extra={"model": self.name})
+        return BackendError(f"model {self.name!r} failed to synthesize (see the server log)")
 
     async def close(self) -> None:
         for loop_task in (self._loop_task, self._stream_task):

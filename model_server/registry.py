@@ -20,21 +20,19 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from model_server.backends.base import TTSBackend
+from model_server.errors import BackendError, ModelBusyError, NotFoundError, SpeechError
+from voice_contract.reasons import Reason
 
 log = logging.getLogger(__name__)
 
 
-class ModelNotFoundError(KeyError):
+class ModelNotFoundError(NotFoundError):
     def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(name)
-        self.message = f"unknown model {name!r}; available models: {', '.join(sorted(known))}"
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class ModelBusyError(RuntimeError):
-    """Unload asked for while requests hold the model."""
+        super().__init__(
+            f"unknown model {name!r}; available models: {', '.join(sorted(known))}",
+            reason=Reason.MODEL_NOT_FOUND,
+            field="model",
+        )
 
 
 class State(enum.Enum):
@@ -117,7 +115,8 @@ class ModelRegistry:
         async with self._lock:
             if entry.in_flight:
                 raise ModelBusyError(
-                    f"model {name!r} has {entry.in_flight} request(s) in flight; retry when idle"
+                    f"model {name!r} has {entry.in_flight} request(s) in flight; retry when idle",
+                    field="name",
                 )
             await self._unload_locked(entry, reason="requested")
         return entry
@@ -140,9 +139,16 @@ class ModelRegistry:
         start = time.perf_counter()
         try:
             await asyncio.to_thread(entry.backend.load)
-        except BaseException:
+        except SpeechError:
             entry.state = State.UNLOADED
             log.exception("model load failed", extra={"model": entry.name})
+            raise
+        except Exception as exc:
+            entry.state = State.UNLOADED
+            log.exception("model load failed", extra={"model": entry.name})
+            raise BackendError(f"model {entry.name!r} failed to load (see the server log)") from exc
+        except BaseException:
+            entry.state = State.UNLOADED
             raise
         entry.load_seconds = time.perf_counter() - start
         entry.memory_bytes = entry.backend.memory_bytes()

@@ -20,21 +20,18 @@ from grpc_reflection.v1alpha import reflection
 
 from model_server.backends import build_backends
 from model_server.registry import ModelRegistry
-from model_server.service import SpeechService
-from model_server.servicer import TextToSpeechServicer
+from model_server.servicer import TextToSpeechServicer, register
 from model_server.settings import Settings
-from voice_engine.v1 import tts_pb2, tts_pb2_grpc
+from model_server.synthesizer import Synthesizer
+from voice_contract.wire import SERVICE_NAME, server_options
 
 log = logging.getLogger(__name__)
-
-SERVICE_NAME = tts_pb2.DESCRIPTOR.services_by_name["TextToSpeech"].full_name
-MAX_MESSAGE_BYTES = 64 * 2**20  # a 4096-character WAV reply is ~10 MB; gRPC's default is 4
 
 
 @dataclass
 class RunningServer:
     server: grpc.aio.Server
-    service: SpeechService
+    synthesizer: Synthesizer
     health: health_aio.HealthServicer
     port: int
 
@@ -43,11 +40,11 @@ class RunningServer:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("shutting down", extra={"grace_seconds": grace})
         await self.server.stop(grace)
-        await self.service.close()
+        await self.synthesizer.close()
         log.info("stopped")
 
 
-def build_service(settings: Settings) -> SpeechService:
+def build_synthesizer(settings: Settings) -> Synthesizer:
     registry = ModelRegistry(
         build_backends(settings),
         max_loaded=settings.registry.max_loaded_models,
@@ -55,25 +52,22 @@ def build_service(settings: Settings) -> SpeechService:
         keep_alive_seconds=settings.registry.keep_alive_seconds,
     )
     registry.entry(settings.default_model)  # fail fast on a default that does not exist
-    return SpeechService(
+    return Synthesizer(
         registry,
         default_model=settings.default_model,
         max_text_chars=settings.max_text_chars,
-        max_queue=settings.max_queue,
+        max_in_flight=settings.max_in_flight,
         batch_window_s=settings.batching.window_ms / 1000,
         max_batch_size=settings.batching.max_batch_size,
+        bit_rates=settings.audio.bit_rates(),
     )
 
 
 async def start(settings: Settings) -> RunningServer:
     """Build everything, preload, bind, and report SERVING."""
-    service = build_service(settings)
-    options = [
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ]
-    server = grpc.aio.server(options=options)
-    tts_pb2_grpc.add_TextToSpeechServicer_to_server(TextToSpeechServicer(service), server)
+    synthesizer = build_synthesizer(settings)
+    server = grpc.aio.server(options=server_options())
+    register(TextToSpeechServicer(synthesizer), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -83,13 +77,13 @@ async def start(settings: Settings) -> RunningServer:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
-    service.registry.start()
+    synthesizer.registry.start()
     for model in settings.registry.preload:
-        await service.registry.load(model)
+        await synthesizer.registry.load(model)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("model server listening", extra={"host": settings.host, "port": port})
-    return RunningServer(server, service, health_servicer, port)
+    return RunningServer(server, synthesizer, health_servicer, port)
 
 
 async def serve(settings: Settings) -> None:

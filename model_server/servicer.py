@@ -1,82 +1,130 @@
-"""gRPC adapter: proto in, one `SpeechService` call, proto out; domain errors become
-status codes. No synthesis logic lives here."""
+"""gRPC adapter: proto in, one `Synthesizer` call, proto out. Every method runs inside
+`_call`, which binds the request ID for the logs and ends any failure with the status
+from the one error table (model_server/status.py). A request that does not parse (a
+string field that is not UTF-8, say) reaches the method as `Malformed` and is answered
+INVALID_ARGUMENT, not gRPC's own INTERNAL. No synthesis logic lives here."""
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from model_server.registry import ModelBusyError, ModelEntry, ModelNotFoundError, State
-from model_server.service import (
-    InvalidRequestError,
-    NotFoundError,
-    QueueFullError,
-    SpeechRequest,
-    SpeechService,
-)
-from shared.audio.formats import AudioFormat
+from model_server.errors import InvalidRequestError
+from model_server.registry import ModelEntry, State
+from model_server.status import to_status
+from model_server.synthesizer import SpeechRequest, Synthesizer
 from shared.logs import new_request_id, request_id_var
-from voice_engine.v1 import tts_pb2 as pb
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.errors import abort
+from voice_contract.reasons import Reason
+from voice_contract.v1 import tts_pb2 as pb
+from voice_contract.v1 import tts_pb2_grpc
+from voice_contract.wire import PB_FORMATS, SERVICE_NAME, format_from_pb
 
-_FORMATS = {
-    pb.AUDIO_FORMAT_UNSPECIFIED: AudioFormat.WAV,
-    pb.AUDIO_FORMAT_WAV: AudioFormat.WAV,
-    pb.AUDIO_FORMAT_PCM: AudioFormat.PCM,
-    pb.AUDIO_FORMAT_MP3: AudioFormat.MP3,
-    pb.AUDIO_FORMAT_OPUS: AudioFormat.OPUS,
-    pb.AUDIO_FORMAT_FLAC: AudioFormat.FLAC,
-}
-_PB_FORMATS = {v: k for k, v in _FORMATS.items() if k != pb.AUDIO_FORMAT_UNSPECIFIED}
 _STATES = {
     State.UNLOADED: pb.MODEL_STATE_UNLOADED,
     State.LOADING: pb.MODEL_STATE_LOADING,
     State.LOADED: pb.MODEL_STATE_LOADED,
 }
-_ERRORS: list[tuple[type[Exception], grpc.StatusCode]] = [
-    (InvalidRequestError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (ModelNotFoundError, grpc.StatusCode.NOT_FOUND),
-    (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (ModelBusyError, grpc.StatusCode.FAILED_PRECONDITION),
-]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _status(exc: Exception) -> grpc.StatusCode | None:
-    return next((code for kind, code in _ERRORS if isinstance(exc, kind)), None)
+@dataclass(frozen=True)
+class Malformed:
+    """A request message that failed to parse, and why."""
+
+    reason: str
+
+    def check(self) -> None:
+        raise InvalidRequestError(
+            f"the request is not a valid message ({self.reason})",
+            reason=Reason.REQUEST_MALFORMED,
+        )
 
 
-def _request_scoped(method: F) -> F:
-    """Tag logs with a request ID (the client's `x-request-id` metadata or a new one)
-    and turn domain errors into gRPC status codes."""
+def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return Malformed(str(exc) or "it does not decode")
+
+    return deserialize
+
+
+def register(servicer: TextToSpeechServicer, server: grpc.aio.Server) -> None:
+    """Add the service to `server` as the generated code does, but with deserializers
+    that hand a malformed request to the method (as `Malformed`) instead of failing."""
+    captured: dict[str, grpc.RpcMethodHandler] = {}
+
+    class Capture:
+        def add_generic_rpc_handlers(self, handlers: object) -> None:
+            pass
+
+        def add_registered_method_handlers(
+            self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+        ) -> None:
+            captured.update(handlers)
+
+    tts_pb2_grpc.add_TextToSpeechServicer_to_server(servicer, Capture())
+    handlers = {
+        name: handler._replace(request_deserializer=_lenient(parse))  # type: ignore[attr-defined]
+        for name, handler in captured.items()
+        if (parse := handler.request_deserializer) is not None
+    }
+    assert len(handlers) == len(captured), "every method has a request deserializer"
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),)
+    )
+
+
+def _call(method: F) -> F:
+    """Request ID in, status out, for unary and server-streaming methods alike."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def streaming(
+            self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            _bind_request_id(context)
+            try:
+                if isinstance(request, Malformed):
+                    request.check()
+                async for item in method(self, request, context):
+                    yield item
+            except Exception as exc:
+                await abort(context, to_status(exc))
+
+        return streaming  # type: ignore[return-value]
 
     @functools.wraps(method)
-    async def unary(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def unary(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         _bind_request_id(context)
         try:
+            if isinstance(request, Malformed):
+                request.check()
             return await method(self, request, context)
         except Exception as exc:
-            if (code := _status(exc)) is None:
-                raise
-            await context.abort(code, str(exc))
+            await abort(context, to_status(exc))
 
     return unary  # type: ignore[return-value]
 
 
-def _bind_request_id(context: grpc.aio.ServicerContext) -> None:
+def _bind_request_id(context: grpc.aio.ServicerContext[Any, Any]) -> None:
     metadata = dict(context.invocation_metadata() or ())
     request_id_var.set(str(metadata.get("x-request-id") or new_request_id()))
 
 
 def to_request(message: pb.SynthesizeRequest) -> SpeechRequest:
     try:
-        fmt = _FORMATS[message.format]
-    except KeyError:
-        raise InvalidRequestError(f"unknown audio format {message.format}") from None
+        fmt = format_from_pb(message.format)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), reason=Reason.FORMAT_UNKNOWN, field="format") from None
     return SpeechRequest(
         text=message.text,
         model=message.model,
@@ -104,43 +152,38 @@ def model_info(entry: ModelEntry, default: str) -> pb.ModelInfo:
 
 
 class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
-    def __init__(self, service: SpeechService) -> None:
-        self.service = service
+    def __init__(self, synthesizer: Synthesizer) -> None:
+        self.synthesizer = synthesizer
 
-    @_request_scoped
+    @_call
     async def Synthesize(self, request: pb.SynthesizeRequest, context: Any) -> Any:
-        speech = await self.service.synthesize(to_request(request))
+        speech = await self.synthesizer.synthesize(to_request(request))
         return pb.SynthesizeResponse(
             audio=speech.audio,
-            format=_PB_FORMATS[speech.format],
+            format=PB_FORMATS[speech.format],
             sample_rate=speech.sample_rate,
             duration_seconds=speech.duration,
             model=speech.model,
             voice=speech.voice,
         )
 
+    @_call
     async def SynthesizeStream(
-        self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SynthesizeRequest, context: Any
     ) -> AsyncIterator[pb.AudioChunk]:
-        _bind_request_id(context)
-        try:
-            async for chunk in self.service.stream(to_request(request)):
-                yield pb.AudioChunk(
-                    audio=chunk.audio,
-                    sequence=chunk.sequence,
-                    format=_PB_FORMATS[chunk.format],
-                    sample_rate=chunk.sample_rate,
-                    duration_seconds=chunk.duration,
-                    final=chunk.final,
-                    model=chunk.model,
-                    voice=chunk.voice,
-                )
-        except Exception as exc:
-            if (code := _status(exc)) is None:
-                raise
-            await context.abort(code, str(exc))
+        async for chunk in self.synthesizer.stream(to_request(request)):
+            yield pb.AudioChunk(
+                audio=chunk.audio,
+                sequence=chunk.sequence,
+                format=PB_FORMATS[chunk.format],
+                sample_rate=chunk.sample_rate,
+                duration_seconds=chunk.duration,
+                final=chunk.final,
+                model=chunk.model,
+                voice=chunk.voice,
+            )
 
-    @_request_scoped
+    @_call
     async def ListVoices(self, request: pb.ListVoicesRequest, context: Any) -> Any:
         voices = [
             pb.Voice(
@@ -150,29 +193,29 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
                 gender=v.gender,
                 description=v.description,
             )
-            for model, v in self.service.voices(request.model)
+            for model, v in self.synthesizer.voices(request.model)
         ]
         return pb.ListVoicesResponse(voices=voices)
 
-    @_request_scoped
+    @_call
     async def ListModels(self, request: pb.ListModelsRequest, context: Any) -> Any:
-        default = self.service.default_model
-        entries = self.service.registry.entries()
+        default = self.synthesizer.default_model
+        entries = self.synthesizer.registry.entries()
         return pb.ListModelsResponse(models=[model_info(e, default) for e in entries])
 
-    @_request_scoped
+    @_call
     async def LoadModel(self, request: pb.LoadModelRequest, context: Any) -> Any:
-        entry = await self.service.registry.load(request.name)
-        return model_info(entry, self.service.default_model)
+        entry = await self.synthesizer.registry.load(request.name)
+        return model_info(entry, self.synthesizer.default_model)
 
-    @_request_scoped
+    @_call
     async def UnloadModel(self, request: pb.UnloadModelRequest, context: Any) -> Any:
-        entry = await self.service.registry.unload(request.name)
-        return model_info(entry, self.service.default_model)
+        entry = await self.synthesizer.registry.unload(request.name)
+        return model_info(entry, self.synthesizer.default_model)
 
-    @_request_scoped
+    @_call
     async def RegisterVoice(self, request: pb.RegisterVoiceRequest, context: Any) -> Any:
-        model, v = await self.service.register_voice(
+        model, v = await self.synthesizer.register_voice(
             request.model, request.name, request.audio, request.text
         )
         return pb.Voice(

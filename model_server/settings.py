@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import LoggingSettings
+from shared.limits import MAX_TEXT_CHARS
+from shared.settings import AudioSettings, LoggingSettings
 
 
 class ModelSpec(BaseModel):
@@ -90,9 +91,11 @@ class Settings(BaseSettings):
         description="Extra models as JSON, e.g. "
         '[{"name":"qwen3-0.6b","backend":"qwen3","path":"/models/Qwen3-TTS-0.6B"}].',
     )
-    max_text_chars: int = Field(4096, ge=1, description="Longest text accepted per request.")
-    max_queue: int = Field(
-        64, ge=1, description="Requests admitted at once; more get RESOURCE_EXHAUSTED."
+    max_text_chars: int = Field(
+        MAX_TEXT_CHARS, ge=1, description="Longest text accepted per request."
+    )
+    max_in_flight: int = Field(
+        64, ge=1, description="Requests in progress at once; more get RESOURCE_EXHAUSTED."
     )
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="On SIGTERM, how long in-flight calls get to finish."
@@ -100,4 +103,5 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     batching: BatchingSettings = Field(default_factory=BatchingSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
     log: LoggingSettings = Field(default_factory=LoggingSettings)

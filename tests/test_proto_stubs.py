@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from voice_engine.protogen import ROOT, generate
+from voice_contract.protogen import ROOT, generate
 
 
 def test_committed_stubs_are_current(tmp_path: Path) -> None:

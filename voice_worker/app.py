@@ -1,25 +1,26 @@
-"""The worker's FastAPI app: `create_app(settings)`.
+"""The worker's HTTP app: `create_app(settings)`.
 
-To add a feature: put its router in `ROUTERS` and, if it needs long-lived objects
-(clients, stores), an `async def build(services)` in `EXTENSIONS` that registers them
-with `services.add(...)` (see voice_worker/services.py)."""
+At start-up the lifespan builds every part (voice_worker/components.py) inside one
+`AsyncExitStack` and installs the ones routes use on `app.state` (voice_worker/deps.py);
+at shutdown the stack releases them in reverse order. To add a feature: its domain
+object in `Components`, its accessor in `deps`, its router in `ROUTERS`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from voice_worker import deps
 from voice_worker.catalog.router import router as catalog_router
+from voice_worker.components import build_components
 from voice_worker.conversation.router import router as voice_chat_router
-from voice_worker.conversation.service import build_conversation
 from voice_worker.conversation.sessions_router import router as voice_sessions_router
 from voice_worker.health.router import router as health_router
 from voice_worker.http import errors
 from voice_worker.http.middleware import RequestIdMiddleware
-from voice_worker.services import Services
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -38,31 +39,24 @@ ROUTERS: list[APIRouter] = [
     voice_chat_router,
 ]
 
-#: builders run at start-up after the core services, in order (chat, sessions, ...)
-EXTENSIONS: list[Callable[[Services], Awaitable[None]]] = [build_conversation]
-
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.build(settings)
-        try:
-            for extension in EXTENSIONS:
-                await extension(services)
-            app.state.services = services
+        async with AsyncExitStack() as stack:
+            components = await build_components(settings, stack)
+            deps.install(app.state, components)
             log.info(
                 "voice worker ready",
                 extra={
-                    "stt": services.stt.name,
-                    "tts": services.tts.name,
-                    "cache": services.cache.name,
+                    "stt": components.stt.name,
+                    "tts": components.tts.name,
+                    "cache": components.cache.name,
                 },
             )
             yield
-        finally:
-            await services.aclose()
 
     app = FastAPI(
         title="Voice Engine worker",

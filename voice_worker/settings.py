@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.settings import LoggingSettings
+from shared.limits import MAX_TEXT_CHARS
+from shared.settings import AudioSettings, LoggingSettings
 from voice_worker.chat.settings import ChatSettings, ResponseCacheSettings
 from voice_worker.store.settings import DatabaseSettings
 
@@ -99,9 +100,12 @@ class TTSSettings(BaseModel):
     model_server: str = Field("127.0.0.1:50051", description="Model server gRPC address.")
     timeout_seconds: float = Field(60.0, gt=0, description="Deadline of one synthesis.")
     max_retries: int = Field(
-        2, ge=0, description="Retries while no audio has arrived (UNAVAILABLE, 429, 5xx)."
+        2,
+        ge=0,
+        le=4,
+        description="Retries while no audio has arrived (UNAVAILABLE, busy, 429, 5xx).",
     )
-    max_input_chars: int = Field(4096, ge=1, description="Longest text accepted.")
+    max_input_chars: int = Field(MAX_TEXT_CHARS, ge=1, description="Longest text accepted.")
     voice_map: dict[str, str] = Field(
         default_factory=dict,
         description="OpenAI voice names to engine voices (unmapped: the default voice).",
@@ -144,6 +148,7 @@ class Settings(BaseSettings):
     stt: STTSettings = Field(default_factory=STTSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
     log: LoggingSettings = Field(default_factory=LoggingSettings)
     data_dir: Path = Field(
         Path("data"), description="Directory for the worker's files (the default SQLite store)."

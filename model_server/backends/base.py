@@ -3,18 +3,31 @@
 A backend object is one configured model. The registry calls `load`/`unload`; the
 service calls `synthesize_batch` (unary requests, batched by the dynamic batcher) and
 `stream` (one sentence at a time for streamed replies) from worker threads, never on
-the event loop, so both may block. Backends never import grpc.
+the event loop, so both may block. A backend that fails raises `BackendError` (or
+anything else: the runner reports it as the model's failure). Backends never import grpc.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+from model_server.errors import BackendError
+
+__all__ = [
+    "BackendError",
+    "BatchStreamer",
+    "FloatArray",
+    "SynthesisJob",
+    "TTSBackend",
+    "VoiceCloner",
+    "VoiceInfo",
+]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -39,10 +52,6 @@ class SynthesisJob:
     # Set when the caller went away (cancel or deadline): backends check it between
     # steps and stop early instead of finishing audio nobody will receive.
     cancelled: threading.Event = field(default_factory=threading.Event)
-
-
-class BackendError(RuntimeError):
-    """The engine failed on a valid request (reported as INTERNAL)."""
 
 
 @runtime_checkable
@@ -91,8 +100,11 @@ class BatchStreamer(Protocol):
     """Several streams in one engine call (Qwen3-TTS): the runner gathers concurrent
     streams into batches as it does unary requests."""
 
-    def stream_batch(self, jobs: Sequence[SynthesisJob]) -> Iterator[tuple[int, FloatArray | None]]:
-        """`(index, block)` as audio exists, `(index, None)` when job `index` is done."""
+    def stream_batch(
+        self, jobs: Sequence[SynthesisJob]
+    ) -> Generator[tuple[int, FloatArray | None], None, None]:
+        """`(index, block)` as audio exists, `(index, None)` when job `index` is done;
+        closing the generator stops the work."""
         ...
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_server.backends.base import FloatArray, SynthesisJob, VoiceInfo
+from model_server.backends.base import BackendError, FloatArray, SynthesisJob, VoiceInfo
 
 if TYPE_CHECKING:
     from model_server.settings import ModelSpec, Settings
@@ -107,7 +107,7 @@ class PiperBackend:
 
         voice = self._voice
         if voice is None:
-            raise RuntimeError(f"voice {self.path.name} is not loaded")
+            raise BackendError(f"voice {self.path.name} is not loaded")
         config = SynthesisConfig(
             speaker_id=self._speaker_ids.get(job.voice),
             length_scale=float(voice.config.length_scale) / job.speed,

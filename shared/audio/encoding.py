@@ -85,10 +85,17 @@ class _SeekableSink(io.BytesIO):
 class StreamEncoder:
     """Encodes successive blocks of mono float PCM at `input_rate` into `fmt` at
     `output_rate` (0: the input rate). `write` returns the bytes ready so far, `close`
-    the rest; the concatenation of everything returned is one valid file."""
+    the rest; the concatenation of everything returned is one valid file. `bit_rate`
+    (bits per second) applies to the lossy formats; 0 takes the format's default
+    (`CodecSpec.bit_rate`: 96 kbit/s for MP3 and AAC)."""
 
     def __init__(
-        self, fmt: AudioFormat, input_rate: int, output_rate: int = 0, seekable: bool = False
+        self,
+        fmt: AudioFormat,
+        input_rate: int,
+        output_rate: int = 0,
+        seekable: bool = False,
+        bit_rate: int = 0,
     ) -> None:
         self.format = fmt
         self.input_rate = input_rate
@@ -107,6 +114,8 @@ class StreamEncoder:
             options = {"page_duration": _OGG_PAGE_DURATION_US} if spec.container == "ogg" else {}
             self._container = av.open(self._sink, mode="w", format=spec.container, options=options)
             self._stream = self._container.add_stream(spec.codec, rate=codec_rate, layout="mono")
+            if bit_rate or spec.bit_rate:
+                self._stream.bit_rate = bit_rate or spec.bit_rate
             sample_format = self._stream.codec_context.format.name
         self._resampler = (
             av.AudioResampler(format=sample_format, layout="mono", rate=codec_rate)
@@ -161,10 +170,16 @@ class StreamEncoder:
         return wav_header(self.output_rate, None)
 
 
-def encode(samples: FloatArray, sample_rate: int, fmt: AudioFormat, output_rate: int = 0) -> bytes:
+def encode(
+    samples: FloatArray,
+    sample_rate: int,
+    fmt: AudioFormat,
+    output_rate: int = 0,
+    bit_rate: int = 0,
+) -> bytes:
     """Encode a whole utterance. WAV gets exact sizes in its header (not the streaming
     marker), since the length is known."""
-    encoder = StreamEncoder(fmt, sample_rate, output_rate, seekable=True)
+    encoder = StreamEncoder(fmt, sample_rate, output_rate, seekable=True, bit_rate=bit_rate)
     data = encoder.write(samples) + encoder.close()
     if fmt is AudioFormat.WAV:
         body = data[44:]

@@ -29,19 +29,23 @@ class AudioFormat(str, enum.Enum):
 
 @dataclass(frozen=True)
 class CodecSpec:
-    """How FFmpeg writes one format: container (muxer), codec, and a forced sample rate
-    where the codec only supports some (Opus is always 48 kHz inside Ogg here)."""
+    """How FFmpeg writes one format: container (muxer), codec, a forced sample rate
+    where the codec only supports some (Opus is always 48 kHz inside Ogg here), and the
+    default bit rate of a lossy codec (0: the codec's own; libopus picks ~64-80 kbit/s
+    for mono speech, libmp3lame only 32 kbit/s at 22.05 kHz, audibly poor)."""
 
     container: str
     codec: str
     forced_rate: int | None = None
+    bit_rate: int = 0
 
 
+DEFAULT_BIT_RATE = 96_000
 CODECS: dict[AudioFormat, CodecSpec] = {
-    AudioFormat.MP3: CodecSpec("mp3", "libmp3lame"),
+    AudioFormat.MP3: CodecSpec("mp3", "libmp3lame", bit_rate=DEFAULT_BIT_RATE),
     AudioFormat.OPUS: CodecSpec("ogg", "libopus", forced_rate=48_000),
     AudioFormat.FLAC: CodecSpec("flac", "flac"),
-    AudioFormat.AAC: CodecSpec("adts", "aac"),
+    AudioFormat.AAC: CodecSpec("adts", "aac", bit_rate=DEFAULT_BIT_RATE),
 }
 
 MIME_TYPES: dict[AudioFormat, str] = {

@@ -15,6 +15,10 @@ class ByteCache(Protocol):
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
 
+    def state(self) -> dict[str, object]:
+        """What it is and how it fares (backend, hits, misses, errors), for /metrics."""
+        ...
+
 
 def cache_key(namespace: str, **parts: object) -> str:
     """`namespace:` + SHA-256 over the parts (sorted, JSON), so any change in anything

@@ -66,6 +66,9 @@ class RedisCache:
             raise CacheUnavailable(f"redis set failed: {type(exc).__name__}: {exc}") from exc
         self.stats.sets += 1
 
+    def state(self) -> dict[str, object]:
+        return {"backend": self.name}
+
     async def ping(self) -> bool:
         try:
             return bool(await self._redis.ping())

@@ -25,7 +25,7 @@ class ScriptedChat:
             raise reply
         return reply
 
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         return None
 
 

@@ -10,12 +10,19 @@ import pytest
 from shared.audio.formats import AudioFormat
 from shared.cache.memory import MemoryCache
 from tests.chat.fakes import RecordingTTS, ScriptedChat
-from voice_worker.chat.base import ChatError, ChatReply
+from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.prompt import trim_history
-from voice_worker.errors import InvalidRequest, NotFound, UpstreamError
+from voice_worker.errors import (
+    InvalidRequest,
+    NotFound,
+    UpstreamError,
+    UpstreamFailed,
+    UpstreamUnavailable,
+)
+from voice_worker.http.errors import http_status
 from voice_worker.store.base import MessageRecord, SessionSettings
 from voice_worker.store.sql import SqlStore, open_store
 
@@ -65,22 +72,25 @@ async def test_a_failure_mid_turn_leaves_no_half_turn(sqlite_store: SqlStore, st
     session = await sqlite_store.create_session(SessionSettings())
     await voice.process_text_only(session.id, "first question")
     if stage == "chat":
-        chat.replies.append(ChatError("venice", "unavailable (HTTP 503: at capacity)", 503))
+        busy = UpstreamUnavailable("chat (venice)", "unavailable (HTTP 503: at capacity)")
+        chat.replies.append(busy)
     else:
         tts.error = RuntimeError("model server crashed")
     with pytest.raises(UpstreamError) as caught:
         await voice.process_text_only(session.id, "second question")
     if stage == "chat":
-        assert caught.value.status == 503 and "venice" in caught.value.message
+        assert http_status(caught.value)[0] == 503 and "venice" in caught.value.message
     else:
-        assert caught.value.status == 502
-        assert "text-to-speech" in caught.value.message and "crashed" in caught.value.message
+        assert isinstance(caught.value, UpstreamFailed) and http_status(caught.value)[0] == 502
+        assert "text-to-speech" in caught.value.message
+        assert "crashed" not in caught.value.message  # the cause is logged, not shown
     stored = (await sqlite_store.list_messages(session.id)).items
     assert [m.text for m in stored] == ["first question", "First answer."]
 
 
 async def test_bad_input_is_a_clear_4xx(sqlite_store: SqlStore) -> None:
-    voice = engine(sqlite_store, ScriptedChat(), RecordingTTS(), max_text_chars=20)
+    limited = ChatSettings(max_input_chars=20)
+    voice = VoiceChatEngine(sqlite_store, ScriptedChat(), RecordingTTS(), limited)  # type: ignore[arg-type]
     session = await sqlite_store.create_session(SessionSettings(analyst_role="pirate"))
     with pytest.raises(NotFound, match="no voice chat session"):
         await voice.process_text_only("nope", "hi")
@@ -99,7 +109,7 @@ async def test_only_thinking_is_a_502(sqlite_store: SqlStore) -> None:
     session = await sqlite_store.create_session(SessionSettings())
     with pytest.raises(UpstreamError, match="only thinking") as caught:
         await voice.process_text_only(session.id, "hi")
-    assert caught.value.status == 502
+    assert http_status(caught.value)[0] == 502
     assert (await sqlite_store.list_messages(session.id)).items == []
 
 

@@ -22,7 +22,7 @@ async def test_smollm2_answers(monkeypatch: pytest.MonkeyPatch) -> None:
             ChatOptions(max_tokens=40, temperature=0.0),
         )
     finally:
-        await chat.aclose()
+        await chat.close()
     assert reply.text.strip()
     assert "paris" in reply.text.lower()
     assert reply.usage["completion_tokens"] > 0

@@ -15,11 +15,12 @@ from shared.cache.redis_cache import RedisCache
 from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import Process, free_port
 from tests.worker.support import worker_process
+from voice_worker.catalog.model_mirror import ModelMirror
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.store.base import TTSModelRecord
 from voice_worker.store.sql import SqlStore
-from voice_worker.store.tts_models import keep_synced, sync_tts_models
+from voice_worker.tts.model_server import ModelServerTTS
 
 pytestmark = pytest.mark.slow
 
@@ -95,16 +96,22 @@ async def test_tts_models_synced_from_the_model_server(
     store: SqlStore, model_server: Process
 ) -> None:
     await store.replace_tts_models([TTSModelRecord("gone-model", "piper", 1, False, "loaded")])
-    count = await sync_tts_models(store, model_server.address)
+    provider = ModelServerTTS(model_server.address)
+    try:
+        count = await ModelMirror(store, provider, 60).sync()
+    finally:
+        await provider.close()
     models = {m.name: m for m in await store.list_tts_models()}
     assert count == len(models) >= 1
     assert "gone-model" not in models  # no longer on the server: no longer in the table
     assert models["piper-joe"].backend == "piper" and models["piper-joe"].is_default
     assert models["piper-joe"].sample_rate == 22050
+    assert models["piper-joe"].state == "loaded"  # preloaded
 
 
 async def test_tts_models_kept_in_step(store: SqlStore, model_server: Process) -> None:
-    task = asyncio.create_task(keep_synced(store, model_server.address, 0.05))
+    provider = ModelServerTTS(model_server.address)
+    task = asyncio.create_task(ModelMirror(store, provider, 0.05).run())
     try:
         await store.replace_tts_models([])
         for _ in range(100):  # the next sync fills the table again
@@ -114,6 +121,7 @@ async def test_tts_models_kept_in_step(store: SqlStore, model_server: Process) -
         assert "piper-joe" in {m.name for m in await store.list_tts_models()}
     finally:
         task.cancel()
+        await provider.close()
 
 
 async def test_response_cache_on_redis() -> None:

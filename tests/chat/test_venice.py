@@ -10,10 +10,12 @@ from pydantic import SecretStr
 
 from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import free_port
-from voice_worker.chat.base import ChatError, ChatMessage, ChatOptions
+from voice_worker.chat.base import ChatMessage, ChatOptions
 from voice_worker.chat.registry import build_chat_provider, resolve_name
 from voice_worker.chat.settings import ChatSettings, VeniceSettings
 from voice_worker.chat.venice import VeniceChat
+from voice_worker.errors import VoiceError
+from voice_worker.http.errors import http_status, voice_error_response
 
 MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "What is two plus two?")]
 
@@ -30,7 +32,7 @@ async def venice(fake_venice: tuple[FakeVenice, str]) -> AsyncIterator[VeniceCha
     fake.requests.clear()
     provider = VeniceChat(settings(url))
     yield provider
-    await provider.aclose()
+    await provider.close()
 
 
 async def test_reasoning_content_is_thinking_not_text(
@@ -78,7 +80,7 @@ async def test_inline_thinking_split_across_chunks(
         ("503", 503, "upstream_unavailable", "capacity"),
         ("504", 504, "upstream_timeout", "timed out"),
         ("402", 502, "upstream_error", "Insufficient USD"),
-        ("context", 502, "upstream_error", "maximum context length"),
+        ("context", 400, "upstream_rejected", "maximum context length"),
     ],
 )
 async def test_upstream_errors_map_to_gateway_statuses(
@@ -90,22 +92,22 @@ async def test_upstream_errors_map_to_gateway_statuses(
     words: str,
 ) -> None:
     fake_venice[0].scenario = scenario
-    with pytest.raises(ChatError) as caught:
+    with pytest.raises(VoiceError) as caught:
         await venice.complete(MESSAGES, ChatOptions())
-    assert caught.value.status == status
+    assert http_status(caught.value)[0] == status
     assert caught.value.code == code
     assert "venice" in caught.value.message and words in caught.value.message
     if scenario == "429":  # the reset from x-ratelimit-reset-requests
         assert caught.value.retry_after == 7.0
-        assert caught.value.headers == {"Retry-After": "7"}
+        assert voice_error_response(caught.value).headers["retry-after"] == "7"
 
 
 async def test_wrong_key_is_a_502_naming_venice(fake_venice: tuple[FakeVenice, str]) -> None:
     provider = VeniceChat(settings(fake_venice[1], key="wrong"))
-    with pytest.raises(ChatError) as caught:
+    with pytest.raises(VoiceError) as caught:
         await provider.complete(MESSAGES, ChatOptions())
-    await provider.aclose()
-    assert caught.value.status == 502
+    await provider.close()
+    assert http_status(caught.value)[0] == 502
     assert caught.value.code == "upstream_auth_failed"
     assert "401" in caught.value.message and "Authentication failed" in caught.value.message
 
@@ -114,18 +116,18 @@ async def test_slow_upstream_is_504(fake_venice: tuple[FakeVenice, str]) -> None
     fake_venice[0].scenario = "slow"
     slow = settings(fake_venice[1]).model_copy(update={"timeout_seconds": 0.5})
     provider = VeniceChat(slow)
-    with pytest.raises(ChatError) as caught:
+    with pytest.raises(VoiceError) as caught:
         await provider.complete(MESSAGES, ChatOptions())
-    await provider.aclose()
-    assert caught.value.status == 504 and "did not answer in time" in caught.value.message
+    await provider.close()
+    assert http_status(caught.value)[0] == 504 and "did not answer in time" in caught.value.message
 
 
 async def test_unreachable_server_is_503() -> None:
     provider = VeniceChat(settings(f"http://127.0.0.1:{free_port()}/api/v1"))
-    with pytest.raises(ChatError) as caught:
+    with pytest.raises(VoiceError) as caught:
         await provider.complete(MESSAGES, ChatOptions())
-    await provider.aclose()
-    assert caught.value.status == 503
+    await provider.close()
+    assert http_status(caught.value)[0] == 503
     assert "unreachable" in caught.value.message
 
 

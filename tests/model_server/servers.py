@@ -10,8 +10,8 @@ import grpc
 
 from model_server.server import RunningServer, start
 from model_server.settings import Settings
-from voice_engine.client import channel_options
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.v1 import tts_pb2_grpc
+from voice_contract.wire import channel_options
 
 
 @dataclass

@@ -11,33 +11,58 @@ import pytest
 from model_server.backends.piper import PiperBackend
 from tests.model_server.conftest import CountingPiper
 from tests.model_server.servers import served
-from voice_engine.v1 import tts_pb2 as pb
+from voice_contract.errors import error_details
+from voice_contract.v1 import tts_pb2 as pb
+
+INVALID, NOT_FOUND = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
 
 LONG = " ".join(f"Sentence {i} is long enough to take the voice a little while." for i in range(40))
 
 
 @pytest.mark.parametrize(
-    ("request_fields", "code", "message"),
+    ("request_fields", "code", "message", "field", "reason"),
     [
-        ({"text": ""}, grpc.StatusCode.INVALID_ARGUMENT, "text is empty"),
-        ({"text": "   \n"}, grpc.StatusCode.INVALID_ARGUMENT, "text is empty"),
-        ({"text": "x" * 101}, grpc.StatusCode.INVALID_ARGUMENT, "101 characters; the limit is 100"),
-        ({"text": "hi", "model": "nope"}, grpc.StatusCode.NOT_FOUND, "available models: piper-joe"),
-        ({"text": "hi", "voice": "bob"}, grpc.StatusCode.NOT_FOUND, "available voices: joe"),
-        ({"text": "hi", "speed": 9}, grpc.StatusCode.INVALID_ARGUMENT, "speed 9 is out of range"),
-        ({"text": "hi", "sample_rate": 4000}, grpc.StatusCode.INVALID_ARGUMENT, "sample_rate 4000"),
-        ({"text": "hi", "language": "de"}, grpc.StatusCode.INVALID_ARGUMENT, "does not speak 'de'"),
+        ({"text": ""}, INVALID, "text is empty", "text", "TEXT_EMPTY"),
+        ({"text": "   \n"}, INVALID, "text is empty", "text", "TEXT_EMPTY"),
+        ({"text": "x" * 101}, INVALID, "101 characters; at most 100", "text", "TEXT_TOO_LONG"),
+        ({"text": "a\x00b"}, INVALID, "(U+0000) at position 1", "text", "TEXT_CONTROL_CHARACTER"),
+        ({"text": "!!! ..."}, INVALID, "nothing to speak", "text", "TEXT_NOT_SPEAKABLE"),
+        ({"text": "hi", "model": "no"}, NOT_FOUND, "models: piper-joe", "model", "MODEL_NOT_FOUND"),
+        ({"text": "hi", "voice": "bob"}, NOT_FOUND, "voices: joe", "voice", "VOICE_NOT_FOUND"),
+        ({"text": "hi", "speed": 9}, INVALID, "speed 9 is out", "speed", "SPEED_OUT_OF_RANGE"),
+        (
+            {"text": "hi", "sample_rate": 4000},
+            INVALID,
+            "sample_rate 4000",
+            "sample_rate",
+            "SAMPLE_RATE_OUT_OF_RANGE",
+        ),
+        (
+            {"text": "hi", "language": "de"},
+            INVALID,
+            "does not speak 'de'",
+            "language",
+            "LANGUAGE_NOT_SUPPORTED",
+        ),
         (
             {"text": "hi", "instructions": "whisper"},
-            grpc.StatusCode.INVALID_ARGUMENT,
+            INVALID,
             "instructions",
+            "instructions",
+            "INSTRUCTIONS_NOT_SUPPORTED",
         ),
-        ({"text": "hi", "format": 42}, grpc.StatusCode.INVALID_ARGUMENT, "unknown audio format 42"),
+        ({"text": "hi", "format": 42}, INVALID, "audio format code 42", "format", "FORMAT_UNKNOWN"),
     ],
 )
-async def test_bad_requests_get_a_clear_status(
-    request_fields: dict[str, object], code: grpc.StatusCode, message: str
+async def test_bad_requests_get_a_clear_status_and_details(
+    request_fields: dict[str, object],
+    code: grpc.StatusCode,
+    message: str,
+    field: str,
+    reason: str,
 ) -> None:
+    """The status code and message for people; the field and the reason for programs
+    (rich error details), on the unary and the streaming call alike."""
     async with served(max_text_chars=100) as server:
         request = pb.SynthesizeRequest(**request_fields)  # type: ignore[arg-type]
 
@@ -50,6 +75,8 @@ async def test_bad_requests_get_a_clear_status(
                 await call
             assert caught.value.code() == code
             assert message in (caught.value.details() or "")
+            details = error_details(caught.value.trailing_metadata())
+            assert (details.field, details.reason) == (field, reason)
 
 
 async def test_english_language_names_are_accepted() -> None:
@@ -61,15 +88,15 @@ async def test_english_language_names_are_accepted() -> None:
             assert reply.duration_seconds > 0.2
 
 
-async def test_past_max_queue_requests_get_resource_exhausted() -> None:
-    async with served(max_queue=2) as server:
+async def test_past_max_in_flight_requests_get_resource_exhausted() -> None:
+    async with served(max_in_flight=2) as server:
         streams = [server.stub.SynthesizeStream(pb.SynthesizeRequest(text=LONG)) for _ in range(2)]
         firsts = [await s.read() for s in streams]  # both admitted and producing audio
         assert all(f.audio for f in firsts)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await server.stub.Synthesize(pb.SynthesizeRequest(text="One more."), timeout=10)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "2 requests in progress (max_queue=2)" in (caught.value.details() or "")
+        assert "2 requests in progress (max_in_flight=2)" in (caught.value.details() or "")
         for s in streams:
             s.cancel()
         await asyncio.sleep(0.3)
@@ -79,7 +106,7 @@ async def test_past_max_queue_requests_get_resource_exhausted() -> None:
 
 async def instrument(server) -> CountingPiper:
     """Swap the served Piper voice for a counting one (same weights, already loaded)."""
-    entry = server.running.service.registry.entry("piper-joe")
+    entry = server.running.synthesizer.registry.entry("piper-joe")
     counting = CountingPiper()
     assert isinstance(entry.backend, PiperBackend)
     counting._voice, counting._solo = entry.backend._voice, entry.backend._solo
@@ -98,8 +125,8 @@ async def test_deadline_stops_the_synthesis() -> None:
         await asyncio.sleep(1.0)
         assert counting.jobs_run == ran, "synthesis went on after the deadline"
         assert ran < 20, f"{ran} of 40 sentences synthesized for an expired request"
-        entry = server.running.service.registry.entry("piper-joe")
-        assert entry.in_flight == 0 and server.running.service.in_progress == 0
+        entry = server.running.synthesizer.registry.entry("piper-joe")
+        assert entry.in_flight == 0 and server.running.synthesizer.in_progress == 0
 
 
 async def test_cancelled_stream_stops_after_the_sentence_in_progress() -> None:
@@ -115,8 +142,8 @@ async def test_cancelled_stream_stops_after_the_sentence_in_progress() -> None:
         assert counting.jobs_run == ran, "synthesis went on after the cancel"
         # the server runs a sentence or two ahead of what the client has read, no more
         assert ran <= 6, f"{ran} of 40 sentences synthesized for a cancelled stream"
-        assert server.running.service.in_progress == 0
-        assert server.running.service.registry.entry("piper-joe").in_flight == 0
+        assert server.running.synthesizer.in_progress == 0
+        assert server.running.synthesizer.registry.entry("piper-joe").in_flight == 0
 
 
 async def test_unload_while_busy_is_refused_then_load_and_unload_work() -> None:

@@ -17,9 +17,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from model_server.backends.piper import bundled_voice_path
 from tests.helpers import ROOT, Process, decode, model_server_process
-from voice_engine.client import channel_options
-from voice_engine.v1 import tts_pb2 as pb
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.v1 import tts_pb2 as pb
+from voice_contract.v1 import tts_pb2_grpc
+from voice_contract.wire import channel_options
 
 LONG = " ".join(f"Sentence {i} keeps the server busy for a moment." for i in range(25))
 

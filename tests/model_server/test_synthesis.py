@@ -10,9 +10,9 @@ import grpc
 import pytest
 
 from tests.helpers import Process, decode, word_error_rate
-from voice_engine.client import channel_options
-from voice_engine.v1 import tts_pb2 as pb
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.v1 import tts_pb2 as pb
+from voice_contract.v1 import tts_pb2_grpc
+from voice_contract.wire import channel_options
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 TEN_SENTENCES = " ".join(

@@ -13,9 +13,9 @@ from tests.helpers import ROOT
 
 PROBE = """
 import json, sys
-from model_server.server import build_service
+from model_server.server import build_synthesizer
 from model_server.settings import Settings
-service = build_service(Settings())
+service = build_synthesizer(Settings())
 voices = service.voices()
 import voice_worker.app
 print(json.dumps({"torch": "torch" in sys.modules, "voices": len(voices)}))

@@ -16,8 +16,8 @@ from model_server.server import RunningServer, start
 from model_server.settings import ModelSpec, Settings
 from tests.helpers import decode
 from tests.qwen3.conftest import FRAMES, RATE, greedy
-from voice_engine.v1 import tts_pb2 as pb
-from voice_engine.v1 import tts_pb2_grpc
+from voice_contract.v1 import tts_pb2 as pb
+from voice_contract.v1 import tts_pb2_grpc
 
 SENTENCE_SECONDS = FRAMES * 0.08  # 12.5 codec frames a second
 
@@ -28,7 +28,7 @@ class Server:
     stub: tts_pb2_grpc.TextToSpeechStub
 
     def backend(self, name: str) -> Qwen3Backend:
-        backend = self.running.service.registry.entry(name).backend
+        backend = self.running.synthesizer.registry.entry(name).backend
         assert isinstance(backend, Qwen3Backend)
         return backend
 

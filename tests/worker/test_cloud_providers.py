@@ -20,6 +20,7 @@ from voice_worker.settings import Settings
 
 JFK = (DATA / "jfk.flac").read_bytes()
 TIMEOUT = 1.0
+ELEVENLABS_VOICES = {"alloy": "EXAVITQu4vr4xnSDxMaL", "narrator": "pNInz6obpgDQGcFmaJgB"}
 
 
 @dataclass
@@ -61,7 +62,11 @@ def cloud() -> Iterator[Cloud]:
             tts={
                 "provider": "elevenlabs",
                 **common,
-                "elevenlabs": {"api_key": "test-key", "base_url": eleven_server.url},
+                "elevenlabs": {
+                    "api_key": "test-key",
+                    "base_url": eleven_server.url,
+                    "voices": ELEVENLABS_VOICES,
+                },
             },
             access_log=False,
         )
@@ -160,6 +165,7 @@ def test_speech_formats(cloud: Cloud, provider: str, behavior: Behavior, fmt: st
         ("401", 502, "upstream_auth_failed"),
         ("429", 503, "upstream_rate_limited"),
         ("500", 502, "upstream_error"),
+        ("503", 503, "upstream_unavailable"),
         ("timeout", 504, "upstream_timeout"),
     ],
 )
@@ -179,6 +185,19 @@ def test_failures_map_to_our_errors(
     assert error["code"] == code
     assert error["type"] == "upstream_error"
     assert error["message"].startswith(NAMES[UPSTREAM[provider]] + ": ")
-    if mode == "429":
+    if mode in ("429", "503"):
         assert int(response.headers["retry-after"]) >= 1
     assert len(behavior.calls) == 1  # retries are off in these workers
+
+
+def test_elevenlabs_voices_are_the_configured_names(cloud: Cloud) -> None:
+    """A provider's catalogue is an optional capability (SupportsVoices): ElevenLabs
+    lists the names configured in VOICE_TTS__ELEVENLABS__VOICES, then its default."""
+    response = httpx.get(f"{cloud.workers['elevenlabs']}/v1/audio/voices", timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["provider"] == "elevenlabs"
+    voices = {v["name"]: v["voice_id"] for v in body["data"]}
+    assert voices == {**ELEVENLABS_VOICES, "default": "21m00Tcm4TlvDq8ikWAM"}
+    models = httpx.get(f"{cloud.workers['elevenlabs']}/v1/models", timeout=10).json()
+    assert {m["id"] for m in models["data"]} >= {"whisper-1", "tts-1"}  # no catalogue: ours

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from voice_engine.client import SpeechClientError, fetch_speech
+    from voice_contract.client import SpeechClientError, fetch_speech
 
     text = sys.stdin.read() if args.text == "-" else args.text
     fmt = args.format or format_from_suffix(args.output)

@@ -1,28 +1,27 @@
-"""`GET /v1/audio/voices` and `GET /v1/models` (OpenAI's list shape)."""
+"""`GET /v1/audio/voices` and `GET /v1/models` (OpenAI's list shape) over `Catalog`."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from fastapi import APIRouter
 
-from voice_worker.deps import ServicesDep
-from voice_worker.speech.protocol import OPENAI_TTS_MODELS, OPENAI_VOICES
+from voice_worker.deps import CatalogDep
+from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 
 router = APIRouter(tags=["catalog"])
 _CREATED = int(time.time())
 
 
 @router.get("/v1/audio/voices")
-async def list_voices(services: ServicesDep) -> dict[str, object]:
-    tts = services.tts
-    lister = getattr(tts, "voices", None)
-    voices = await lister() if lister is not None else []
-    aliases = {} if tts.name == "openai" else services.speech.voice_map
+async def list_voices(catalog: CatalogDep) -> dict[str, object]:
+    voices = await catalog.voices()
+    aliases = catalog.voice_aliases
     return {
         "object": "list",
-        "provider": tts.name,
-        "data": voices,
+        "provider": catalog.provider,
+        "data": [dataclasses.asdict(v) for v in voices],
         # OpenAI's names are accepted too: mapped by VOICE_TTS__VOICE_MAP, else the default
         "openai_voices": {name: aliases.get(name, "") for name in sorted(OPENAI_VOICES)},
     }
@@ -33,11 +32,19 @@ def _model(model_id: str, owner: str, **extra: object) -> dict[str, object]:
 
 
 @router.get("/v1/models")
-async def list_models(services: ServicesDep) -> dict[str, object]:
+async def list_models(catalog: CatalogDep) -> dict[str, object]:
     data = [_model("whisper-1", "voice-engine", capability="transcription")]
     data += [_model(m, "voice-engine", capability="speech") for m in sorted(OPENAI_TTS_MODELS)]
-    lister = getattr(services.tts, "models", None)
-    for info in await lister() if lister is not None else []:
-        model_id = str(info.pop("id"))
-        data.append(_model(model_id, services.tts.name, capability="speech", **info))
+    for m in await catalog.models():
+        data.append(
+            _model(
+                m.name,
+                catalog.provider,
+                capability="speech",
+                backend=m.backend,
+                default=m.is_default,
+                sample_rate=m.sample_rate,
+                state=m.state,
+            )
+        )
     return {"object": "list", "data": data}

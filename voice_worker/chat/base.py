@@ -1,14 +1,13 @@
-"""The chat capability: one Protocol, the messages it takes and the reply it gives, and
-the errors a provider raises (each says which upstream failed and which HTTP status the
-worker should answer with; providers never import FastAPI)."""
+"""The chat capability: one Protocol, the messages it takes and the reply it gives.
+Providers raise the worker's domain errors (voice_worker.errors; an upstream's HTTP
+failure through voice_worker.upstream) and never import FastAPI. Closing and warming up
+are the optional capabilities of voice_worker.lifecycle."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
-
-from voice_worker.errors import UpstreamError
 
 Role = Literal["system", "user", "assistant"]
 
@@ -44,25 +43,7 @@ class ChatProvider(Protocol):
         """The assistant's reply to `messages` (oldest first, system persona first)."""
         ...
 
-    async def aclose(self) -> None:
-        """Release connections or the loaded model."""
-        ...
 
-
-class ChatError(UpstreamError):
-    """An upstream chat failure, rendered by the worker like every `UpstreamError`:
-    502 (the upstream failed, answered badly or rejected our key), 503 (unavailable,
-    overloaded, rate limited; with Retry-After when it said when), 504 (timed out)."""
-
-    def __init__(
-        self,
-        upstream: str,
-        message: str,
-        status: int = 502,
-        retry_after: float | None = None,
-        code: str = "upstream_error",
-    ) -> None:
-        super().__init__(
-            f"chat ({upstream})", message, status=status, code=code, retry_after=retry_after
-        )
-        self.upstream = upstream
+def upstream_name(provider: str) -> str:
+    """How errors name a chat provider: `chat (venice)`."""
+    return f"chat ({provider})"

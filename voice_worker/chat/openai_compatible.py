@@ -9,9 +9,11 @@ from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from voice_worker.chat.base import ChatError, ChatMessage, ChatOptions, ChatReply
+from voice_worker.chat.base import ChatMessage, ChatOptions, ChatReply, upstream_name
 from voice_worker.chat.thinking import ThinkingParser
+from voice_worker.upstream import from_openai
 
 
 class OpenAICompatibleChat:
@@ -60,69 +62,23 @@ class OpenAICompatibleChat:
                         "completion_tokens": chunk.usage.completion_tokens,
                     }
                 for choice in chunk.choices:
-                    thought = getattr(choice.delta, "reasoning_content", None)
+                    thought = _reasoning(choice.delta)
                     if thought:
                         reasoning.append(thought)
                     if choice.delta.content:
                         parser.feed(choice.delta.content)
-        except openai.APIError as exc:
-            raise self._error(exc) from exc
+        except openai.OpenAIError as exc:
+            raise from_openai(upstream_name(self.name), exc) from exc
         parser.close()
         thinking = "\n".join(p for p in ("".join(reasoning).strip(), parser.thinking) if p)
         return ChatReply(parser.text, thinking, model, usage)
 
-    def _error(self, exc: openai.APIError) -> ChatError:
-        """Map an SDK error to the status the worker answers with."""
-        if isinstance(exc, openai.APITimeoutError):
-            return ChatError(self.name, "did not answer in time", 504, code="upstream_timeout")
-        if isinstance(exc, openai.APIConnectionError):
-            return ChatError(
-                self.name, f"unreachable ({exc.message})", 503, code="upstream_unavailable"
-            )
-        if not isinstance(exc, openai.APIStatusError):
-            return ChatError(self.name, f"answered badly: {exc.message}", 502)
-        detail = (_detail(exc.body) or exc.message)[:300]
-        status = exc.status_code
-        headers = exc.response.headers
-        retry_after = _float(
-            headers.get("retry-after") or headers.get("x-ratelimit-reset-requests")
-        )
-        if status in (401, 403):
-            return ChatError(
-                self.name,
-                f"rejected the API key (HTTP {status}: {detail})",
-                code="upstream_auth_failed",
-            )
-        if status == 429:
-            return ChatError(
-                self.name,
-                f"rate limited the worker (HTTP 429: {detail})",
-                503,
-                retry_after,
-                code="upstream_rate_limited",
-            )
-        if status in (503, 504):
-            code = "upstream_timeout" if status == 504 else "upstream_unavailable"
-            return ChatError(
-                self.name, f"unavailable (HTTP {status}: {detail})", status, retry_after, code
-            )
-        return ChatError(self.name, f"failed (HTTP {status}: {detail})", 502)
-
-    async def aclose(self) -> None:
+    async def close(self) -> None:
         await self.client.close()
 
 
-def _detail(body: object) -> str:
-    if isinstance(body, str):
-        return body
-    if isinstance(body, dict):
-        message = body.get("message") or body.get("error")
-        return str(message) if message else ""
-    return ""
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+def _reasoning(delta: ChoiceDelta) -> str:
+    """`reasoning_content`: not in OpenAI's schema, sent by Venice, vLLM, DeepSeek; the
+    SDK keeps unknown fields in `model_extra`."""
+    value = (delta.model_extra or {}).get("reasoning_content")
+    return value if isinstance(value, str) else ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
 
+from shared.limits import MAX_TEXT_CHARS
+
 DEFAULT_ROLES = {
     "default": (
         "You are a friendly voice assistant. Answer in one to three short spoken "
@@ -56,6 +58,9 @@ class ChatSettings(BaseModel):
     provider: str = Field(
         "auto",
         description="venice, openai_compatible or local; auto: venice with a key, else local.",
+    )
+    max_input_chars: int = Field(
+        MAX_TEXT_CHARS, ge=1, description="Longest text a user may type in one turn."
     )
     max_tokens: int = Field(200, ge=1, description="Longest reply, in tokens.")
     temperature: float = Field(0.7, ge=0, le=2, description="Sampling temperature.")

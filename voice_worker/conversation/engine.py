@@ -5,21 +5,25 @@ without speech-to-text. The turn is stored only after the reply has been synthes
 and its two messages (the user's and the assistant's) in one transaction, so a failure
 anywhere (chat raises, synthesis raises, the process dies) leaves no half turn. The
 thinking of a reasoning model is stored with the reply and returned apart; it is never
-spoken. Errors are the worker's `VoiceError`s (their HTTP status included)."""
+spoken. What the user types follows the text rule of shared.speakable (no control
+characters); what the model answers is cleaned of them before it is spoken. Errors are
+the worker's domain errors (voice_worker.errors)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
+from dataclasses import replace
 
 from shared.logs import Stopwatch
-from voice_worker.chat.base import ChatOptions, ChatProvider, ChatReply
+from shared.speakable import TextRejected, check_characters, has_speakable, strip_controls
+from voice_worker.chat.base import ChatOptions, ChatProvider, ChatReply, upstream_name
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
 from voice_worker.conversation.turn import TurnResult, call_provider, speech_options
-from voice_worker.errors import InvalidRequest, NotFound, UpstreamError
+from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
 from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import TTSProvider
@@ -36,12 +40,11 @@ class VoiceChatEngine:
         settings: ChatSettings,
         stt: STTProvider | None = None,
         response_cache: ResponseCache | None = None,
-        max_text_chars: int = 4000,
     ) -> None:
         self.store, self.chat, self.tts, self.stt = store, chat, tts, stt
         self.settings = settings
         self.response_cache = response_cache
-        self.max_text_chars = max_text_chars
+        self.max_text_chars = settings.max_input_chars
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def session(self, session: str | SessionRecord) -> SessionRecord:
@@ -75,8 +78,14 @@ class VoiceChatEngine:
             raise InvalidRequest("the text is empty", param="text")
         if len(text) > self.max_text_chars:
             raise InvalidRequest(
-                f"the text is {len(text)} characters; at most {self.max_text_chars}", param="text"
+                f"the text is {len(text)} characters; at most {self.max_text_chars}",
+                param="text",
+                code="string_above_max_length",
             )
+        try:
+            check_characters(text)
+        except TextRejected as exc:
+            raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
         return await self._turn(record, NewMessage("user", text), {}, Stopwatch())
 
     async def _turn(
@@ -138,9 +147,10 @@ class VoiceChatEngine:
         messages = build_prompt(self.settings, role, history, text, total)
         options = ChatOptions(self.settings.max_tokens, self.settings.temperature)
         reply = await self.chat.complete(messages, options)
-        if not reply.text:
-            raise UpstreamError(
-                f"chat ({self.chat.name})",
+        reply = replace(reply, text=strip_controls(reply.text).strip())
+        if not has_speakable(reply.text):
+            raise UpstreamFailed(
+                upstream_name(self.chat.name),
                 "answered with no text to speak" + (" (only thinking)" if reply.thinking else ""),
                 code="upstream_empty_reply",
             )

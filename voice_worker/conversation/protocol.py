@@ -8,6 +8,14 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.audio.formats import AudioFormat
+from shared.limits import (
+    MAX_LANGUAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_SPEED,
+    MAX_TITLE_CHARS,
+    MIN_SPEED,
+)
+from shared.speakable import PlainStr
 from voice_worker.conversation.turn import TurnResult
 from voice_worker.store.base import MessageRecord, Quality, SessionRecord, SessionSettings
 
@@ -18,7 +26,9 @@ def _time(unix: float) -> datetime:
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field("", max_length=200, description="A name for the conversation.")
+    title: PlainStr = Field(
+        "", max_length=MAX_TITLE_CHARS, description="A name for the conversation."
+    )
     settings: SessionSettings = Field(default_factory=SessionSettings)
 
 
@@ -26,18 +36,18 @@ class SettingsPatch(BaseModel):
     """Only the fields sent change."""
 
     model_config = ConfigDict(extra="forbid")
-    voice: str | None = None
-    tts_model: str | None = None
+    voice: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
+    tts_model: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
     audio_format: AudioFormat | None = None
-    speed: float | None = Field(None, ge=0.25, le=4.0)
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
     quality: Quality | None = None
-    analyst_role: str | None = None
-    language: str | None = None
+    analyst_role: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
+    language: PlainStr | None = Field(None, max_length=MAX_LANGUAGE_CHARS)
 
 
 class SessionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(None, max_length=200)
+    title: PlainStr | None = Field(None, max_length=MAX_TITLE_CHARS)
     settings: SettingsPatch = Field(default_factory=SettingsPatch)
 
 

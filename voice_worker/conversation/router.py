@@ -12,23 +12,22 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
 from voice_worker.conversation.protocol import TextTurn, TurnOut
-from voice_worker.conversation.service import EngineDep
 from voice_worker.conversation.turn import TurnResult
-from voice_worker.errors import PayloadTooLarge
+from voice_worker.deps import EngineDep, TranscriberDep
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
-MAX_UPLOAD = 25 * 2**20
 MAX_HEADER_CHARS = 2000
 
 
 @router.post("/{session_id}/messages", response_model=TurnOut)
 async def voice_turn(
-    session_id: str, request: Request, engine: EngineDep, audio: Annotated[UploadFile, File()]
+    session_id: str,
+    request: Request,
+    engine: EngineDep,
+    transcriber: TranscriberDep,
+    audio: Annotated[UploadFile, File()],
 ) -> Response:
-    if audio.size is not None and audio.size > MAX_UPLOAD:
-        raise PayloadTooLarge(
-            f"the audio has {audio.size} bytes; at most {MAX_UPLOAD}", param="audio"
-        )
+    transcriber.check_size(audio.size, "audio")  # VOICE_STT__MAX_BYTES, before reading
     result = await engine.process_message(session_id, await audio.read())
     return reply(result, request)
 

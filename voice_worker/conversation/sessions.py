@@ -1,6 +1,6 @@
-"""Session operations as the HTTP layer calls them: each validates, raises the worker's
-errors (404 for an unknown session, 400 for a bad setting or cursor) and returns
-records."""
+"""`SessionManager`: session operations as the transports call them: each validates,
+raises the worker's domain errors (NotFound for an unknown session, InvalidRequest for
+a bad setting or cursor) and returns records."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecor
 MAX_PAGE = 200
 
 
-class SessionService:
+class SessionManager:
     def __init__(self, store: ChatStore, chat_settings: ChatSettings) -> None:
         self.store = store
         self.chat_settings = chat_settings

@@ -12,7 +12,7 @@ from voice_worker.conversation.protocol import (
     SessionPage,
     SessionPatch,
 )
-from voice_worker.conversation.service import SessionsDep
+from voice_worker.deps import SessionsDep
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 

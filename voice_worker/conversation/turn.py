@@ -1,5 +1,7 @@
 """What a turn returns, and the two helpers every turn uses: the speech options of a
-session, and a provider call whose unexpected failure becomes a clear 502."""
+session, and a provider call whose unexpected failure (a bug in a provider, not one of
+the domain errors it raises) becomes UpstreamFailed naming the stage, its cause logged
+with the request ID and never shown to the client."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from voice_worker.errors import UpstreamError, VoiceError
+from voice_worker.errors import UpstreamFailed, VoiceError
 from voice_worker.store.base import SessionRecord
 from voice_worker.tts.base import SpeechOptions
 
@@ -45,11 +47,11 @@ def speech_options(record: SessionRecord) -> SpeechOptions:
 
 
 async def call_provider(name: str, call: Awaitable[T]) -> T:
-    """Await one provider call; an unexpected exception becomes a clear 502."""
+    """Await one provider call; an unexpected exception becomes UpstreamFailed."""
     try:
         return await call
     except VoiceError:
         raise
     except Exception as exc:
         log.exception("%s failed", name)
-        raise UpstreamError(name, f"failed: {exc}") from exc
+        raise UpstreamFailed(name, "failed unexpectedly (the worker's log has why)") from exc

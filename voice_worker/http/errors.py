@@ -1,10 +1,14 @@
-"""Every error leaves in OpenAI's shape, `{"error": {"message", "type", "param",
-"code"}}`: our domain errors with their status, validation errors as 400 with the
-offending parameter, anything unexpected as a 500 that says only that (and logs)."""
+"""The worker's one HTTP error table: domain error -> status and OpenAI's error `type`.
+
+Every error leaves in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`:
+domain errors by this table (with `Retry-After` when the error says when to retry),
+validation errors as 400 naming the offending parameter, anything unexpected as a 500
+that says only that and the request ID (the log has the rest)."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
@@ -12,9 +16,46 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from voice_worker.errors import VoiceError
+from voice_worker.errors import (
+    Busy,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    UpstreamFailed,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    VoiceError,
+)
 
 log = logging.getLogger(__name__)
+
+#: the table: the most specific class of an error picks its row
+HTTP_STATUS: dict[type[VoiceError], tuple[int, str]] = {
+    InvalidRequest: (400, "invalid_request_error"),
+    PayloadTooLarge: (413, "invalid_request_error"),
+    NotFound: (404, "not_found_error"),
+    Busy: (503, "server_busy"),
+    UpstreamFailed: (502, "upstream_error"),
+    UpstreamUnavailable: (503, "upstream_error"),
+    UpstreamTimeout: (504, "upstream_error"),
+}
+_FALLBACK = (500, "server_error")
+
+
+def http_status(error: VoiceError) -> tuple[int, str]:
+    """(status, OpenAI error type) of a domain error."""
+    for kind in type(error).__mro__:
+        row = HTTP_STATUS.get(kind)
+        if row is not None:
+            return row
+    return _FALLBACK
+
+
+def error_body(error: VoiceError) -> dict[str, object]:
+    _, type_ = http_status(error)
+    return {
+        "error": {"message": error.message, "type": type_, "param": error.param, "code": error.code}
+    }
 
 
 def error_response(
@@ -29,16 +70,30 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def voice_error_response(error: VoiceError) -> JSONResponse:
+    status, type_ = http_status(error)
+    headers = {}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    elif status == 503:
+        headers["Retry-After"] = "1"
+    if status >= 500:
+        log.warning("request failed", extra={"status": status, "error": error.message})
+    return error_response(status, error.message, type_, error.param, error.code, headers)
+
+
 async def _voice_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VoiceError)
-    if exc.status >= 500:
-        log.warning("upstream error", extra={"status": exc.status, "error": exc.message})
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    return voice_error_response(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":  # e.g. a lone surrogate escape, a cut body
+        reason = (first.get("ctx") or {}).get("error", "it does not parse")
+        message = f"the request body is not valid JSON: {reason}"
+        return error_response(400, message, code="invalid_json")
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
     param = ".".join(location) or None
     message = first.get("msg", "invalid request")
@@ -54,7 +109,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = str(getattr(request.state, "request_id", "") or "")
+    state = request.scope.get("state") or {}
+    request_id = str(state.get("request_id") or "")
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
     return error_response(
         500,

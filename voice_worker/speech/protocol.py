@@ -1,4 +1,5 @@
-"""Request bodies of the speech routes (what the HTTP layer validates)."""
+"""Request bodies of the speech routes (what the HTTP layer validates; the limits are
+shared.limits, the text rule CachedSpeech's)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MIN_SPEED
 
-#: OpenAI's voice and model names; with a non-OpenAI provider they map to its defaults
-OPENAI_VOICES = frozenset(
-    [
-        "alloy",
-        "ash",
-        "ballad",
-        "coral",
-        "echo",
-        "fable",
-        "onyx",
-        "nova",
-        "sage",
-        "shimmer",
-        "verse",
-        "marin",
-        "cedar",
-    ]
-)
-OPENAI_TTS_MODELS = frozenset({"tts-1", "tts-1-hd", "gpt-4o-mini-tts"})
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
 class VoiceRef(BaseModel):
@@ -43,7 +26,7 @@ class OpenAISpeechRequest(BaseModel):
     voice: str | VoiceRef = ""
     instructions: str = ""
     response_format: SpeechFormat = "mp3"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
     stream_format: Literal["audio", "sse"] = "audio"
 
     @property
@@ -60,7 +43,7 @@ class TTSRequest(BaseModel):
     voice: str = ""
     model: str = ""
     format: SpeechFormat = "mp3"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-    sample_rate: int = Field(0, ge=0, le=192_000)
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    sample_rate: int = Field(0, ge=0, le=MAX_SAMPLE_RATE, description="0: the voice's own.")
     language: str = ""
     stream: bool = False

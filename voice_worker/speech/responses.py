@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi.responses import Response, StreamingResponse
 
-from voice_worker.speech.serving import SpeechOutput
+from voice_worker.speech.cached_speech import SpeechOutput
 
 
 async def _chunks(output: SpeechOutput) -> AsyncIterator[bytes]:

@@ -1,11 +1,11 @@
-"""`POST /v1/audio/speech`: OpenAI's contract over `SpeechService`."""
+"""`POST /v1/audio/speech`: OpenAI's contract over `CachedSpeech`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from voice_worker.deps import ServicesDep
+from voice_worker.deps import SpeechDep
 from voice_worker.speech.protocol import OpenAISpeechRequest
 from voice_worker.speech.responses import audio_response, sse_response
 
@@ -13,8 +13,7 @@ router = APIRouter(tags=["speech"])
 
 
 @router.post("/v1/audio/speech")
-async def create_speech(body: OpenAISpeechRequest, services: ServicesDep) -> Response:
-    speech = services.speech
+async def create_speech(body: OpenAISpeechRequest, speech: SpeechDep) -> Response:
     job = speech.prepare(
         body.input,
         body.response_format,

@@ -11,6 +11,13 @@ from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, Field
 
 from shared.audio.formats import AudioFormat
+from shared.limits import (
+    MAX_LANGUAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_SPEED,
+    MIN_SPEED,
+)
+from shared.speakable import PlainStr
 
 T = TypeVar("T")
 Quality = Literal["low", "standard", "high"]
@@ -21,15 +28,23 @@ QUALITY_SAMPLE_RATES: dict[str, int] = {"low": 16_000, "standard": 0, "high": 44
 class SessionSettings(BaseModel):
     """Per-session voice and chat settings (every field optional in a PATCH)."""
 
-    voice: str = Field("", description="TTS voice ('' = the model's default).")
-    tts_model: str = Field("", description="TTS model ('' = the model server's default).")
+    voice: PlainStr = Field(
+        "", max_length=MAX_NAME_CHARS, description="TTS voice ('' = the default)."
+    )
+    tts_model: PlainStr = Field(
+        "", max_length=MAX_NAME_CHARS, description="TTS model ('' = the model server's default)."
+    )
     audio_format: AudioFormat = Field(AudioFormat.MP3, description="Format of the reply audio.")
-    speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate.")
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate.")
     quality: Quality = Field(
         "standard", description="low: 16 kHz; standard: the voice's own rate; high: 44.1 kHz."
     )
-    analyst_role: str = Field("", description="Persona of the assistant ('' = the default).")
-    language: str = Field("en", description="Language of what the user says.")
+    analyst_role: PlainStr = Field(
+        "", max_length=MAX_NAME_CHARS, description="Persona of the assistant ('' = the default)."
+    )
+    language: PlainStr = Field(
+        "en", max_length=MAX_LANGUAGE_CHARS, description="Language of what the user says."
+    )
 
     @property
     def sample_rate(self) -> int:

@@ -1,9 +1,13 @@
-"""The speech-to-text capability: audio bytes in, a transcript out."""
+"""The speech-to-text capability: audio bytes in, a transcript out; and the optional
+capability of taking samples the worker has already decoded."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,6 @@ class Transcript:
     duration: float = 0.0  # seconds of input audio
     segments: tuple[Segment, ...] = ()
     words: tuple[Word, ...] = ()
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,15 @@ class STTProvider(Protocol):
     async def transcribe(self, audio: bytes, options: TranscriptionOptions) -> Transcript:
         """Transcribe an encoded audio file (any container the worker accepts)."""
         ...
+
+
+@runtime_checkable
+class TranscribesSamples(Protocol):
+    """Takes mono float32 samples at `sample_rate` (the worker decodes uploads while
+    checking them; a local model then skips decoding them again)."""
+
+    sample_rate: int
+
+    async def transcribe_samples(
+        self, samples: npt.NDArray[np.float32], options: TranscriptionOptions
+    ) -> Transcript: ...

@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 from deepgram import AsyncDeepgramClient
+from deepgram.core.api_error import ApiError
 from deepgram.environment import DeepgramClientEnvironment
 
-from voice_worker.errors import InvalidRequest, from_sdk_exception
+from voice_worker.errors import UpstreamFailed
 from voice_worker.stt.base import Segment, Transcript, TranscriptionOptions, Word
+from voice_worker.upstream import body_detail, from_httpx, from_status, retry_after_seconds
 
 _NAME = "Deepgram"
 
@@ -55,17 +57,23 @@ class DeepgramSTT:
                 punctuate=True,
                 language=options.language or self.language,
             )
-        except Exception as exc:  # the SDK's ApiError, httpx timeouts and connect errors
-            raise from_sdk_exception(_NAME, exc) from None
+        except ApiError as exc:
+            detail = body_detail(exc.body) or f"HTTP {exc.status_code}"
+            status = exc.status_code or 502
+            raise from_status(
+                _NAME, status, detail, retry_after_seconds(exc.headers or {})
+            ) from None
+        except httpx.HTTPError as exc:  # timeouts and connection failures
+            raise from_httpx(_NAME, exc) from None
         try:
             alternative = reply.results.channels[0].alternatives[0]
         except (AttributeError, IndexError, TypeError):
-            raise InvalidRequest(f"{_NAME} returned no transcript", code="upstream_empty") from None
+            raise UpstreamFailed(_NAME, "returned no transcript", code="upstream_empty") from None
         words = tuple(
             Word(w.punctuated_word or w.word, float(w.start), float(w.end))
             for w in alternative.words or ()
         )
-        duration = float(getattr(reply.metadata, "duration", 0.0) or 0.0)
+        duration = float(reply.metadata.duration or 0.0) if reply.metadata else 0.0
         text = (alternative.transcript or "").strip()
         segment = Segment(id=0, start=0.0, end=duration, text=text)
         return Transcript(
@@ -74,7 +82,6 @@ class DeepgramSTT:
             duration=duration,
             segments=(segment,) if text else (),
             words=words,
-            extra={"confidence": alternative.confidence},
         )
 
     async def close(self) -> None:

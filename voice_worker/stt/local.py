@@ -55,10 +55,6 @@ class LocalWhisperSTT:
         )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
 
-    @property
-    def model_name(self) -> str:
-        return self.model_path.name
-
     async def transcribe(self, audio: bytes, options: TranscriptionOptions) -> Transcript:
         loop = asyncio.get_running_loop()
         decoded = await loop.run_in_executor(self._pool, decode, audio, SAMPLE_RATE)

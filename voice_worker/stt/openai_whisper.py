@@ -3,13 +3,14 @@ official `openai` SDK; the base URL is configurable (tests point it at a fake)."
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
 
 from shared.audio.decoding import AudioDecodeError, probe
-from voice_worker.errors import from_sdk_exception
 from voice_worker.stt.base import Segment, Transcript, TranscriptionOptions, Word
+from voice_worker.upstream import from_openai
 
 #: FFmpeg container name -> the file extension OpenAI reads the format from
 _EXTENSIONS = {"matroska,webm": "webm", "mov,mp4,m4a,3gp,3g2,mj2": "m4a", "wav": "wav"}
@@ -49,16 +50,17 @@ class OpenAIWhisperSTT:
         if options.temperature:
             extra["temperature"] = options.temperature
         granularities: list[Any] = ["segment", "word"] if options.word_timestamps else ["segment"]
+        name = await asyncio.to_thread(file_name, audio)  # FFmpeg probe: off the event loop
         try:
             reply = await self.client.audio.transcriptions.create(
-                file=(file_name(audio), audio),
+                file=(name, audio),
                 model=self.model,
                 response_format="verbose_json",
                 timestamp_granularities=granularities,
                 **extra,
             )
         except openai.OpenAIError as exc:
-            raise from_sdk_exception(_NAME, exc) from None
+            raise from_openai(_NAME, exc) from None
         segments = tuple(
             Segment(
                 id=s.id,
@@ -71,13 +73,13 @@ class OpenAIWhisperSTT:
                 temperature=s.temperature,
                 tokens=tuple(s.tokens),
             )
-            for s in getattr(reply, "segments", None) or ()
+            for s in reply.segments or ()
         )
-        words = tuple(Word(w.word, w.start, w.end) for w in getattr(reply, "words", None) or ())
+        words = tuple(Word(w.word, w.start, w.end) for w in reply.words or ())
         return Transcript(
             text=reply.text.strip(),
-            language=getattr(reply, "language", "") or "en",
-            duration=float(getattr(reply, "duration", 0.0) or 0.0),
+            language=reply.language or "en",
+            duration=float(reply.duration or 0.0),
             segments=segments,
             words=words,
         )

@@ -1,5 +1,4 @@
-"""`POST /v1/audio/transcriptions`: OpenAI's multipart contract over
-`TranscriptionService`."""
+"""`POST /v1/audio/transcriptions`: OpenAI's multipart contract over `Transcriber`."""
 
 from __future__ import annotations
 
@@ -8,24 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from voice_worker.deps import ServicesDep
+from voice_worker.deps import TranscriberDep
 from voice_worker.errors import InvalidRequest
 from voice_worker.stt.base import TranscriptionOptions
 from voice_worker.transcription.formats import Granularity, ResponseFormat, render
-from voice_worker.transcription.serving import Upload
+from voice_worker.transcription.transcriber import Transcriber, Upload
 
 router = APIRouter(tags=["transcription"])
 
 
-async def read_upload(file: UploadFile, services: ServicesDep) -> Upload:
-    services.transcription.check_size(file.size)  # before reading it into memory
+async def read_upload(file: UploadFile, transcriber: Transcriber, param: str = "file") -> Upload:
+    transcriber.check_size(file.size, param)  # before reading it into memory
     data = await file.read()
-    return Upload(data, file.filename or "", file.content_type or "")
+    return Upload(data, file.filename or "", file.content_type or "", param)
 
 
 @router.post("/v1/audio/transcriptions")
 async def create_transcription(
-    services: ServicesDep,
+    transcriber: TranscriberDep,
     file: Annotated[UploadFile, File()],
     model: Annotated[str, Form()] = "whisper-1",
     language: Annotated[str, Form()] = "",
@@ -42,14 +41,14 @@ async def create_transcription(
             "timestamp_granularities[] requires response_format=verbose_json",
             param="timestamp_granularities[]",
         )
-    upload = await read_upload(file, services)
+    upload = await read_upload(file, transcriber)
     options = TranscriptionOptions(
         language=language or None,
         prompt=prompt or None,
         temperature=temperature,
         word_timestamps="word" in granularities,
     )
-    transcript = await services.transcription.transcribe(upload, options)
+    transcript = await transcriber.transcribe(upload, options)
     body, media_type = render(transcript, response_format, frozenset(granularities))
     if isinstance(body, str):
         return PlainTextResponse(body, media_type=media_type)

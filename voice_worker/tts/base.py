@@ -1,4 +1,5 @@
-"""The text-to-speech capability as the worker sees it: text in, encoded audio out."""
+"""The text-to-speech capability as the worker sees it: text in, encoded audio out;
+and the optional capabilities a provider may add (a catalogue of voices and models)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class TTSProvider(Protocol):
     """One text-to-speech engine (the model server over gRPC, OpenAI, ElevenLabs)."""
 
     name: str
+    #: the formats `stream` produces itself; the worker encodes the others from PCM
+    native_formats: frozenset[AudioFormat]
 
     async def synthesize(self, text: str, options: SpeechOptions) -> Speech:
         """The whole utterance, encoded as `options.format`."""
@@ -43,3 +46,36 @@ class TTSProvider(Protocol):
     def stream(self, text: str, options: SpeechOptions) -> AsyncIterator[bytes]:
         """Encoded bytes as they are produced; their concatenation is one valid file."""
         ...
+
+
+@dataclass(frozen=True)
+class VoiceDescription:
+    voice_id: str
+    name: str
+    model: str = ""
+    languages: tuple[str, ...] = ()
+    gender: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    name: str
+    backend: str
+    sample_rate: int
+    is_default: bool
+    state: str  # loaded, loading, unloaded
+
+
+@runtime_checkable
+class SupportsVoices(Protocol):
+    """Lists the voices it speaks (for GET /v1/audio/voices)."""
+
+    async def voices(self) -> list[VoiceDescription]: ...
+
+
+@runtime_checkable
+class SupportsModels(Protocol):
+    """Lists its models (GET /v1/models, and the store's copy of them)."""
+
+    async def models(self) -> list[ModelDescription]: ...

@@ -3,6 +3,7 @@ SDK, streamed; every OpenAI format is native. Base URL configurable."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,8 +11,8 @@ import openai
 
 from shared.audio.decoding import decode
 from shared.audio.formats import AudioFormat
-from voice_worker.errors import from_sdk_exception
 from voice_worker.tts.base import Speech, SpeechOptions
+from voice_worker.upstream import from_openai
 
 _NAME = "OpenAI"
 
@@ -58,7 +59,7 @@ class OpenAITTS:
                     started = True
                     yield chunk
         except openai.OpenAIError as exc:
-            error = from_sdk_exception(_NAME, exc)
+            error = from_openai(_NAME, exc)
             if started:
                 error.message = f"{error.message} (after the audio started)"
             raise error from None
@@ -69,7 +70,7 @@ class OpenAITTS:
         if options.format is AudioFormat.PCM:
             duration = len(audio) / 2 / rate
         else:
-            decoded = decode(audio)
+            decoded = await asyncio.to_thread(decode, audio)  # FFmpeg: off the event loop
             rate, duration = decoded.sample_rate, decoded.duration
         return Speech(audio, options.format, rate, duration, options.model or self.model)
 

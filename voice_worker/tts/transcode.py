@@ -3,7 +3,7 @@ from ElevenLabs): ask it for raw PCM (s16le mono) and encode here with PyAV."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -16,10 +16,14 @@ PCM_RATE = 24_000  # what we ask for when the request names no rate (OpenAI's pc
 
 
 async def encode_pcm_stream(
-    pcm: AsyncIterator[bytes], input_rate: int, fmt: AudioFormat, output_rate: int = 0
+    pcm: AsyncIterator[bytes],
+    input_rate: int,
+    fmt: AudioFormat,
+    output_rate: int = 0,
+    bit_rate: int = 0,
 ) -> AsyncIterator[bytes]:
     """s16le mono chunks (any boundaries) in, `fmt` chunks out (one valid file)."""
-    encoder = StreamEncoder(fmt, input_rate, output_rate)
+    encoder = StreamEncoder(fmt, input_rate, output_rate, bit_rate=bit_rate)
     carry = b""
     async for chunk in pcm:
         data = carry + chunk
@@ -36,15 +40,18 @@ async def encode_pcm_stream(
 
 
 def stream_any_format(
-    provider: TTSProvider, text: str, options: SpeechOptions
+    provider: TTSProvider,
+    text: str,
+    options: SpeechOptions,
+    bit_rates: Mapping[AudioFormat, int] | None = None,
 ) -> AsyncIterator[bytes]:
     """`provider.stream`, encoding here when the provider lacks `options.format`."""
-    native = getattr(provider, "native_formats", frozenset(AudioFormat))
-    if options.format in native:
+    if options.format in provider.native_formats:
         return provider.stream(text, options)
     rate = options.sample_rate or PCM_RATE
     pcm_options = replace(options, format=AudioFormat.PCM, sample_rate=rate)
-    return encode_pcm_stream(provider.stream(text, pcm_options), rate, options.format)
+    bit_rate = (bit_rates or {}).get(options.format, 0)
+    return encode_pcm_stream(provider.stream(text, pcm_options), rate, options.format, 0, bit_rate)
 
 
 def fix_wav_sizes(data: bytes) -> bytes:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
-from voice_worker.deps import ServicesDep
+from voice_worker.deps import SpeechDep, TranscriberDep
 from voice_worker.speech.protocol import TTSRequest
 from voice_worker.speech.responses import audio_response
 from voice_worker.stt.base import TranscriptionOptions
@@ -20,8 +20,8 @@ router = APIRouter(prefix="/api/voice", tags=["voice"])
 
 
 @router.post("/tts")
-async def tts(body: TTSRequest, services: ServicesDep) -> Response:
-    job = services.speech.prepare(
+async def tts(body: TTSRequest, speech: SpeechDep) -> Response:
+    job = speech.prepare(
         body.text,
         body.format,
         voice=body.voice,
@@ -29,22 +29,23 @@ async def tts(body: TTSRequest, services: ServicesDep) -> Response:
         speed=body.speed,
         sample_rate=body.sample_rate,
         language=body.language,
+        text_param="text",
     )
-    return audio_response(await services.speech.speak(job, stream=body.stream))
+    return audio_response(await speech.speak(job, stream=body.stream))
 
 
 @router.post("/stt")
 async def stt(
-    services: ServicesDep,
+    transcriber: TranscriberDep,
     file: Annotated[UploadFile, File()],
     language: Annotated[str, Form()] = "",
     prompt: Annotated[str, Form()] = "",
     words: Annotated[bool, Form()] = False,
 ) -> dict[str, object]:
-    upload = await read_upload(file, services)
+    upload = await read_upload(file, transcriber)
     options = TranscriptionOptions(
         language=language or None, prompt=prompt or None, word_timestamps=words
     )
-    transcript = await services.transcription.transcribe(upload, options)
+    transcript = await transcriber.transcribe(upload, options)
     granularities = frozenset({"segment", "word"} if words else {"segment"})
-    return {"provider": services.stt.name, **to_verbose_json(transcript, granularities)}
+    return {"provider": transcriber.provider.name, **to_verbose_json(transcript, granularities)}

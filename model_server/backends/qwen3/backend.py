@@ -18,7 +18,7 @@ import gc
 import io
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,7 +279,9 @@ class Qwen3Backend:
             if block is not None:
                 yield block
 
-    def stream_batch(self, jobs: Sequence[SynthesisJob]) -> Iterator[tuple[int, FloatArray | None]]:
+    def stream_batch(
+        self, jobs: Sequence[SynthesisJob]
+    ) -> Generator[tuple[int, FloatArray | None], None, None]:
         """Several streams in ONE generate call: `(index, block)` as audio is decoded,
         `(index, None)` when job `index` has all its audio. The model server's runner
         uses this for concurrent streams (batching.py), as synthesize_batch for unary."""

@@ -10,7 +10,7 @@ import numpy as np
 from shared.audio.encoding import encode
 from shared.audio.formats import AudioFormat
 
-MODES = ("ok", "401", "429", "500", "timeout")
+MODES = ("ok", "401", "429", "500", "503", "timeout")
 
 
 @dataclass

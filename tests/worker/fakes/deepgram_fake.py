@@ -59,6 +59,8 @@ def create_app(behavior: Behavior) -> FastAPI:
             )
         if behavior.mode == "500":
             return error(500, "INTERNAL_SERVER_ERROR", "Internal server error")
+        if behavior.mode == "503":
+            return error(503, "SERVICE_UNAVAILABLE", "Service temporarily unavailable")
         if behavior.mode == "timeout":
             await behavior.stall()
         params = request.query_params

@@ -80,6 +80,8 @@ def create_app(behavior: Behavior) -> FastAPI:
             )
         if behavior.mode == "500":
             return detail(500, "internal_error", "An internal error occurred")
+        if behavior.mode == "503":
+            return detail(503, "service_unavailable", "The service is temporarily unavailable")
         if behavior.mode == "timeout":
             await behavior.stall()
         output_format = request.query_params.get("output_format", "mp3_44100_128")

@@ -89,6 +89,10 @@ async def gate(request: Request, behavior: Behavior) -> JSONResponse | None:
         )
     if behavior.mode == "500":
         return error(500, "The server had an error while processing your request.", "server_error")
+    if behavior.mode == "503":
+        return error(
+            503, "The engine is currently overloaded, please try again later", "server_error"
+        )
     if behavior.mode == "timeout":
         await behavior.stall()
     return None

@@ -1,19 +1,34 @@
-"""Speech synthesis, whatever the route: validate, map names, look in the audio cache,
-and on a miss synthesize once (single flight) while streaming to every caller; the
-finished audio is stored in the cache."""
+"""`CachedSpeech`: speech synthesis whatever the transport: validate (one text rule,
+shared.speakable), map OpenAI's names, look in the audio cache, and on a miss
+synthesize once (single flight) while streaming to every caller; the finished audio is
+stored in the cache."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
 from shared.cache.base import ByteCache, cache_key
 from shared.cache.singleflight import SingleFlight
+from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MAX_TEXT_CHARS, MIN_SAMPLE_RATE, MIN_SPEED
+from shared.speakable import TextIssue, TextRejected, check_characters, check_speakable
 from voice_worker.errors import InvalidRequest
-from voice_worker.speech.protocol import OPENAI_TTS_MODELS, OPENAI_VOICES
+from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.tts.base import SpeechOptions, TTSProvider
 from voice_worker.tts.transcode import fix_wav_sizes, stream_any_format
+
+#: the error code of each text problem (OpenAI's `code`)
+TEXT_CODES = {
+    TextIssue.EMPTY: "empty_input",
+    TextIssue.TOO_LONG: "string_above_max_length",
+    TextIssue.CONTROL_CHARACTER: "invalid_character",
+    TextIssue.NOT_SPEAKABLE: "nothing_to_speak",
+}
+
+
+def text_error(exc: TextRejected, param: str) -> InvalidRequest:
+    return InvalidRequest(exc.message, param=param, code=TEXT_CODES[exc.issue])
 
 
 @dataclass(frozen=True)
@@ -40,23 +55,24 @@ class SpeechCounters:
     requests: int = 0
     cache_hits: int = 0
     syntheses: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
-class SpeechService:
+class CachedSpeech:
     def __init__(
         self,
         provider: TTSProvider,
         cache: ByteCache,
         ttl_seconds: float = 3600.0,
-        max_input_chars: int = 4096,
-        voice_map: dict[str, str] | None = None,
+        max_input_chars: int = MAX_TEXT_CHARS,
+        voice_map: Mapping[str, str] | None = None,
+        bit_rates: Mapping[AudioFormat, int] | None = None,
     ) -> None:
         self.provider = provider
         self.cache = cache
         self.ttl_seconds = ttl_seconds
         self.max_input_chars = max_input_chars
         self.voice_map = {k.lower(): v for k, v in (voice_map or {}).items()}
+        self.bit_rates = dict(bit_rates or {})
         self.flights = SingleFlight()
         self.counters = SpeechCounters()
         # OpenAI names go through untouched only to OpenAI itself
@@ -72,16 +88,31 @@ class SpeechService:
         sample_rate: int = 0,
         instructions: str = "",
         language: str = "",
+        text_param: str = "input",
     ) -> SpeechJob:
-        """Validate and normalize one request; the key covers everything that changes
-        the audio."""
-        if not text.strip():
-            raise InvalidRequest("input is empty: give the text to speak", param="input")
-        if len(text) > self.max_input_chars:
+        """Validate and normalize one request (`text_param`: the text's name in the
+        caller's request); the key covers everything that changes the audio."""
+        try:
+            check_speakable(text, self.max_input_chars, text_param)
+        except TextRejected as exc:
+            raise text_error(exc, text_param) from None
+        for name, value in (("voice", voice), ("model", model), ("instructions", instructions)):
+            try:
+                check_characters(value, name)
+            except TextRejected as exc:
+                raise text_error(exc, name) from None
+        if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InvalidRequest(
-                f"input has {len(text)} characters; at most {self.max_input_chars} allowed",
-                param="input",
-                code="string_above_max_length",
+                f"speed {speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
+                param="speed",
+                code="invalid_value",
+            )
+        if sample_rate and not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+            raise InvalidRequest(
+                f"sample_rate {sample_rate} is out of range; use 0 (the voice's own) or "
+                f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
+                param="sample_rate",
+                code="invalid_value",
             )
         try:
             audio_format = AudioFormat.parse(fmt) if isinstance(fmt, str) else fmt
@@ -134,7 +165,8 @@ class SpeechService:
 
     async def _produce(self, job: SpeechJob) -> AsyncIterator[bytes]:
         self.counters.syntheses += 1
-        async for chunk in stream_any_format(self.provider, job.text, job.options):
+        stream = stream_any_format(self.provider, job.text, job.options, self.bit_rates)
+        async for chunk in stream:
             yield chunk
 
     def _store(self, key: str) -> Callable[[bytes], Awaitable[None]]:
@@ -152,3 +184,6 @@ class SpeechService:
             "syntheses": self.counters.syntheses,
             "single_flight_joined": self.flights.joined,
         }
+
+    async def close(self) -> None:
+        await self.flights.close()

@@ -1,6 +1,6 @@
-"""The model server's domain: validate a speech request, admit it (bounded queue),
-run it on the right model, encode the audio. Transport-free: the gRPC servicer is a
-thin adapter over `SpeechService`.
+"""The model server's domain: validate a speech request, admit it (a bound on requests
+in flight), run it on the right model, encode the audio. Transport-free: the gRPC
+servicer is a thin adapter over `Synthesizer`; errors are model_server.errors.
 
 Text is split into sentences (shared.text). A unary request submits every sentence to
 the model's batcher at once, so sentences of one request and of concurrent requests
@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,29 +28,19 @@ from model_server.backends.base import (
     VoiceInfo,
 )
 from model_server.batching import ModelRunner, StreamHandle
+from model_server.errors import InvalidRequestError, NotFoundError, OverloadedError, text_error
 from model_server.registry import ModelRegistry
 from shared.audio.decoding import AudioDecodeError
 from shared.audio.decoding import decode as decode_audio
 from shared.audio.encoding import StreamEncoder, encode
 from shared.audio.formats import AudioFormat
+from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MAX_TEXT_CHARS, MIN_SAMPLE_RATE, MIN_SPEED
+from shared.speakable import TextRejected, check_speakable, find_invalid_character
 from shared.text import split_sentences
+from voice_contract.reasons import Reason
 
 log = logging.getLogger(__name__)
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
-MIN_RATE, MAX_RATE = 8_000, 48_000
 MIN_REFERENCE_SECONDS, MAX_REFERENCE_SECONDS = 1.0, 30.0  # RegisterVoice clips
-
-
-class InvalidRequestError(ValueError):
-    """The request is malformed (INVALID_ARGUMENT)."""
-
-
-class NotFoundError(LookupError):
-    """The model or voice does not exist (NOT_FOUND); the message lists valid names."""
-
-
-class QueueFullError(RuntimeError):
-    """More than `max_queue` requests are in progress (RESOURCE_EXHAUSTED)."""
 
 
 @dataclass(frozen=True)
@@ -94,20 +84,22 @@ class _Plan:
     sentences: list[str]
 
 
-class SpeechService:
+class Synthesizer:
     def __init__(
         self,
         registry: ModelRegistry,
         default_model: str,
-        max_text_chars: int = 4096,
-        max_queue: int = 64,
+        max_text_chars: int = MAX_TEXT_CHARS,
+        max_in_flight: int = 64,
         batch_window_s: float = 0.005,
         max_batch_size: int = 16,
+        bit_rates: Mapping[AudioFormat, int] | None = None,
     ) -> None:
         self.registry = registry
+        self.bit_rates = dict(bit_rates or {})
         self.default_model = default_model
         self.max_text_chars = max_text_chars
-        self.max_queue = max_queue
+        self.max_in_flight = max_in_flight
         self._window = batch_window_s
         self._max_batch = max_batch_size
         self._runners: dict[str, ModelRunner] = {}
@@ -125,7 +117,12 @@ class SpeechService:
                 )
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         audio = await asyncio.to_thread(
-            encode, samples, backend.sample_rate, request.format, request.sample_rate
+            encode,
+            samples,
+            backend.sample_rate,
+            request.format,
+            request.sample_rate,
+            self.bit_rates.get(request.format, 0),
         )
         rate = request.sample_rate or backend.sample_rate
         _log_speech("unary", plan, request, len(samples) / backend.sample_rate, start)
@@ -144,7 +141,12 @@ class SpeechService:
         with self._admit():
             async with self.registry.lease(plan.model) as backend:
                 runner = self.runner(plan.model, backend)
-                encoder = StreamEncoder(request.format, backend.sample_rate, request.sample_rate)
+                encoder = StreamEncoder(
+                    request.format,
+                    backend.sample_rate,
+                    request.sample_rate,
+                    bit_rate=self.bit_rates.get(request.format, 0),
+                )
                 rate = _container_rate(request.format, encoder.output_rate)
                 sequence, samples = 0, 0
 
@@ -199,23 +201,32 @@ class SpeechService:
         """Add a cloned voice, from an encoded reference clip, to a model whose backend
         clones voices (a `VoiceCloner`: Qwen3-TTS Base); loads the model."""
         model = model or self.default_model
-        try:
-            backend = self.registry.entry(model).backend
-        except KeyError as exc:
-            raise NotFoundError(str(exc)) from None
+        backend = self.registry.entry(model).backend
         if not (isinstance(backend, VoiceCloner) and backend.clones_voices):
-            raise InvalidRequestError(f"model {model!r} does not clone voices")
+            raise InvalidRequestError(
+                f"model {model!r} does not clone voices",
+                reason=Reason.CLONING_NOT_SUPPORTED,
+                field="model",
+            )
         name = name.strip()
-        if not 1 <= len(name) <= 64:
-            raise InvalidRequestError("a voice name needs 1 to 64 characters")
+        if not 1 <= len(name) <= 64 or find_invalid_character(name) is not None:
+            raise InvalidRequestError(
+                "a voice name needs 1 to 64 characters, none of them control characters",
+                reason=Reason.VOICE_NAME_INVALID,
+                field="name",
+            )
         try:
             clip = await asyncio.to_thread(decode_audio, audio, None, MAX_REFERENCE_SECONDS)
         except AudioDecodeError as exc:
-            raise InvalidRequestError(f"reference audio: {exc}") from None
+            raise InvalidRequestError(
+                f"reference audio: {exc}", reason=Reason.REFERENCE_AUDIO_INVALID, field="audio"
+            ) from None
         if clip.duration < MIN_REFERENCE_SECONDS:
             raise InvalidRequestError(
                 f"reference audio lasts {clip.duration:.2f} s; give at least "
-                f"{MIN_REFERENCE_SECONDS:g} s"
+                f"{MIN_REFERENCE_SECONDS:g} s",
+                reason=Reason.REFERENCE_AUDIO_INVALID,
+                field="audio",
             )
         with self._admit():
             async with self.registry.lease(model) as leased:
@@ -232,45 +243,49 @@ class SpeechService:
 
     # -- validation and admission ----------------------------------------------------------
     def _plan(self, request: SpeechRequest) -> _Plan:
-        text = request.text.strip()
-        if not text:
-            raise InvalidRequestError("text is empty")
-        if len(request.text) > self.max_text_chars:
-            raise InvalidRequestError(
-                f"text is {len(request.text)} characters; the limit is {self.max_text_chars}"
-            )
-        model = request.model or self.default_model
         try:
-            backend = self.registry.entry(model).backend
-        except KeyError as exc:
-            raise NotFoundError(str(exc)) from None
+            check_speakable(request.text, self.max_text_chars)
+        except TextRejected as exc:
+            raise text_error(exc) from None
+        model = request.model or self.default_model
+        backend = self.registry.entry(model).backend
         voices = {v.name: v for v in backend.voices()}
         voice = request.voice or next(iter(voices), "")  # a cloning model may have none yet
         if voice not in voices:
             raise NotFoundError(
                 f"unknown voice {voice!r} for model {model!r}; available voices: "
-                + ", ".join(voices)
+                + ", ".join(voices),
+                reason=Reason.VOICE_NOT_FOUND,
+                field="voice",
             )
         _check_language(request.language, voices[voice])
         if request.speed and not MIN_SPEED <= request.speed <= MAX_SPEED:
             raise InvalidRequestError(
-                f"speed {request.speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}"
+                f"speed {request.speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
+                reason=Reason.SPEED_OUT_OF_RANGE,
+                field="speed",
             )
-        if request.sample_rate and not MIN_RATE <= request.sample_rate <= MAX_RATE:
+        if request.sample_rate and not MIN_SAMPLE_RATE <= request.sample_rate <= MAX_SAMPLE_RATE:
             raise InvalidRequestError(
                 f"sample_rate {request.sample_rate} is out of range; use 0 (the model's own) "
-                f"or {MIN_RATE} to {MAX_RATE}"
+                f"or {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
+                reason=Reason.SAMPLE_RATE_OUT_OF_RANGE,
+                field="sample_rate",
             )
         if request.instructions and not backend.accepts_instructions:
-            raise InvalidRequestError(f"model {model!r} does not accept instructions")
-        return _Plan(model, voice, split_sentences(text))
+            raise InvalidRequestError(
+                f"model {model!r} does not accept instructions",
+                reason=Reason.INSTRUCTIONS_NOT_SUPPORTED,
+                field="instructions",
+            )
+        return _Plan(model, voice, split_sentences(request.text.strip()))
 
     @contextlib.contextmanager
     def _admit(self) -> Iterator[None]:
-        if self.in_progress >= self.max_queue:
-            raise QueueFullError(
+        if self.in_progress >= self.max_in_flight:
+            raise OverloadedError(
                 f"server busy: {self.in_progress} requests in progress "
-                f"(max_queue={self.max_queue}); retry later"
+                f"(max_in_flight={self.max_in_flight}); retry later"
             )
         self.in_progress += 1
         try:
@@ -314,7 +329,9 @@ def _check_language(language: str, voice: VoiceInfo) -> None:
             return
     raise InvalidRequestError(
         f"voice {voice.name!r} does not speak {language!r}; its languages: "
-        + ", ".join(voice.languages)
+        + ", ".join(voice.languages),
+        reason=Reason.LANGUAGE_NOT_SUPPORTED,
+        field="language",
     )
 
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from voice_engine.v1 import tts_pb2 as voice__engine_dot_v1_dot_tts__pb2
+from voice_contract.v1 import tts_pb2 as voice__contract_dot_v1_dot_tts__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in voice_engine/v1/tts_pb2_grpc.py depends on'
+        + ' but the generated code in voice_contract/v1/tts_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,38 +36,38 @@ class TextToSpeechStub:
         """
         self.Synthesize = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/Synthesize',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeResponse.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeResponse.FromString,
                 _registered_method=True)
         self.SynthesizeStream = channel.unary_stream(
                 '/voice_engine.v1.TextToSpeech/SynthesizeStream',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.AudioChunk.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
                 _registered_method=True)
         self.ListVoices = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/ListVoices',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.ListVoicesRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.ListVoicesResponse.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.ListVoicesRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.ListVoicesResponse.FromString,
                 _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/ListModels',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.ListModelsRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.ListModelsResponse.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
         self.LoadModel = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/LoadModel',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.LoadModelRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.LoadModelRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.ModelInfo.FromString,
                 _registered_method=True)
         self.UnloadModel = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/UnloadModel',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.ModelInfo.FromString,
                 _registered_method=True)
         self.RegisterVoice = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/RegisterVoice',
-                request_serializer=voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
-                response_deserializer=voice__engine_dot_v1_dot_tts__pb2.Voice.FromString,
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.Voice.FromString,
                 _registered_method=True)
 
 
@@ -131,38 +131,38 @@ def add_TextToSpeechServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Synthesize': grpc.unary_unary_rpc_method_handler(
                     servicer.Synthesize,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeResponse.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeResponse.SerializeToString,
             ),
             'SynthesizeStream': grpc.unary_stream_rpc_method_handler(
                     servicer.SynthesizeStream,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.AudioChunk.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.SerializeToString,
             ),
             'ListVoices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListVoices,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.ListVoicesRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.ListVoicesResponse.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.ListVoicesRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.ListVoicesResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.ListModelsRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.ListModelsResponse.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.ListModelsRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.ListModelsResponse.SerializeToString,
             ),
             'LoadModel': grpc.unary_unary_rpc_method_handler(
                     servicer.LoadModel,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.LoadModelRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.LoadModelRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.ModelInfo.SerializeToString,
             ),
             'UnloadModel': grpc.unary_unary_rpc_method_handler(
                     servicer.UnloadModel,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.ModelInfo.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.UnloadModelRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.ModelInfo.SerializeToString,
             ),
             'RegisterVoice': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterVoice,
-                    request_deserializer=voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.FromString,
-                    response_serializer=voice__engine_dot_v1_dot_tts__pb2.Voice.SerializeToString,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.RegisterVoiceRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.Voice.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -190,8 +190,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/Synthesize',
-            voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.SynthesizeResponse.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.SynthesizeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -217,8 +217,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/SynthesizeStream',
-            voice__engine_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.AudioChunk.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -244,8 +244,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/ListVoices',
-            voice__engine_dot_v1_dot_tts__pb2.ListVoicesRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.ListVoicesResponse.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.ListVoicesRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.ListVoicesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -271,8 +271,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/ListModels',
-            voice__engine_dot_v1_dot_tts__pb2.ListModelsRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.ListModelsResponse.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.ListModelsRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -298,8 +298,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/LoadModel',
-            voice__engine_dot_v1_dot_tts__pb2.LoadModelRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.LoadModelRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.ModelInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -325,8 +325,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/UnloadModel',
-            voice__engine_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.ModelInfo.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.UnloadModelRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.ModelInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -352,8 +352,8 @@ class TextToSpeech:
             request,
             target,
             '/voice_engine.v1.TextToSpeech/RegisterVoice',
-            voice__engine_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
-            voice__engine_dot_v1_dot_tts__pb2.Voice.FromString,
+            voice__contract_dot_v1_dot_tts__pb2.RegisterVoiceRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.Voice.FromString,
             options,
             channel_credentials,
             insecure,

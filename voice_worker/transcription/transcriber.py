@@ -1,16 +1,17 @@
-"""Transcription, whatever the route: refuse bad uploads cheaply and clearly (size,
-extension, not audio, too long, too short: all 4xx) before any model runs, then
-hand the audio to the configured provider."""
+"""`Transcriber`: transcription whatever the transport: refuse bad uploads cheaply and
+clearly (size, extension, not audio, too long, too short) before any model runs, then
+hand the audio to the configured provider (already decoded, to one that takes
+samples: `TranscribesSamples`)."""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from shared.audio.decoding import AudioDecodeError, AudioTooLongError, decode, probe
 from voice_worker.errors import Busy, InvalidRequest, PayloadTooLarge
-from voice_worker.stt.base import STTProvider, Transcript, TranscriptionOptions
+from voice_worker.stt.base import STTProvider, TranscribesSamples, Transcript, TranscriptionOptions
 
 #: the containers OpenAI accepts, plus the other names browsers and phones use
 EXTENSIONS = frozenset(
@@ -41,6 +42,7 @@ class Upload:
     data: bytes
     filename: str = ""
     content_type: str = ""
+    param: str = "file"  # the upload's name in the request, for errors
 
 
 @dataclass
@@ -50,7 +52,7 @@ class TranscriptionCounters:
     audio_seconds: float = 0.0
 
 
-class TranscriptionService:
+class Transcriber:
     def __init__(
         self,
         provider: STTProvider,
@@ -60,6 +62,12 @@ class TranscriptionService:
         max_pending: int = 32,
     ) -> None:
         self.provider = provider
+        # checked once: a provider that takes the samples decoded here, at our rate
+        self._samples: TranscribesSamples | None = (
+            provider
+            if isinstance(provider, TranscribesSamples) and provider.sample_rate == DECODE_RATE
+            else None
+        )
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.min_seconds = min_seconds
@@ -67,30 +75,32 @@ class TranscriptionService:
         self.pending = 0
         self.counters = TranscriptionCounters()
 
-    def check_size(self, size: int | None) -> None:
+    def check_size(self, size: int | None, param: str = "file") -> None:
         """Call as soon as the size is known (before reading the file into memory)."""
         if size is not None and size > self.max_bytes:
             self.counters.rejected += 1
             raise PayloadTooLarge(
-                f"the file has {size} bytes; at most {self.max_bytes} are accepted",
-                param="file",
+                f"the {param} has {size} bytes; at most {self.max_bytes} are accepted",
+                param=param,
                 code="file_too_large",
             )
 
     def check_upload(self, upload: Upload) -> None:
-        self.check_size(len(upload.data))
+        self.check_size(len(upload.data), upload.param)
         suffix = PurePath(upload.filename).suffix.lower().lstrip(".")
         if suffix and suffix not in EXTENSIONS:
             self.counters.rejected += 1
             raise InvalidRequest(
                 f"unsupported file extension '.{suffix}'; "
                 f"supported: {', '.join(sorted(EXTENSIONS))}",
-                param="file",
+                param=upload.param,
                 code="invalid_file_format",
             )
         if not upload.data:
             self.counters.rejected += 1
-            raise InvalidRequest("the uploaded file is empty", param="file", code="empty_file")
+            raise InvalidRequest(
+                f"the uploaded {upload.param} is empty", param=upload.param, code="empty_file"
+            )
 
     async def transcribe(self, upload: Upload, options: TranscriptionOptions) -> Transcript:
         self.counters.requests += 1
@@ -100,7 +110,7 @@ class TranscriptionService:
             raise Busy(
                 f"{self.pending} transcriptions are already running or queued here; retry",
                 code="too_many_pending",
-                headers={"Retry-After": "1"},
+                retry_after=1,
             )
         self.pending += 1
         try:
@@ -116,28 +126,29 @@ class TranscriptionService:
             decoded = await asyncio.to_thread(decode, upload.data, DECODE_RATE, self.max_seconds)
         except AudioTooLongError as exc:
             self.counters.rejected += 1
-            raise InvalidRequest(str(exc), param="file", code="audio_too_long") from None
+            raise InvalidRequest(str(exc), param=upload.param, code="audio_too_long") from None
         except AudioDecodeError as exc:
             self.counters.rejected += 1
             raise InvalidRequest(
-                f"the file is not audio we can read ({exc})", param="file", code="invalid_audio"
+                f"the {upload.param} is not audio we can read ({exc})",
+                param=upload.param,
+                code="invalid_audio",
             ) from None
         if decoded.duration < self.min_seconds:
             self.counters.rejected += 1
             raise InvalidRequest(
-                f"the file holds {decoded.duration:.2f} s of audio; at least "
+                f"the {upload.param} holds {decoded.duration:.2f} s of audio; at least "
                 f"{self.min_seconds:g} s needed (is it truncated?)",
-                param="file",
+                param=upload.param,
                 code="audio_too_short",
             )
         self.counters.audio_seconds += decoded.duration
-        pcm_path = getattr(self.provider, "transcribe_samples", None)
-        if pcm_path is not None and getattr(self.provider, "sample_rate", 0) == DECODE_RATE:
-            transcript: Transcript = await pcm_path(decoded.samples, options)
+        if self._samples is not None:
+            transcript = await self._samples.transcribe_samples(decoded.samples, options)
         else:
             transcript = await self.provider.transcribe(upload.data, options)
         if not transcript.duration:
-            transcript = _with_duration(transcript, decoded.duration)
+            transcript = replace(transcript, duration=decoded.duration)
         return transcript
 
     def state(self) -> dict[str, object]:
@@ -149,9 +160,3 @@ class TranscriptionService:
             "pending": self.pending,
             "audio_seconds": round(c.audio_seconds, 3),
         }
-
-
-def _with_duration(transcript: Transcript, duration: float) -> Transcript:
-    from dataclasses import replace
-
-    return replace(transcript, duration=duration)

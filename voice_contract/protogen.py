@@ -1,4 +1,4 @@
-"""Regenerate the gRPC stubs: `python -m voice_engine.protogen [OUT_DIR]` (`make proto`).
+"""Regenerate the gRPC stubs: `python -m voice_contract.protogen [OUT_DIR]` (`make proto`).
 
 The stubs are committed; tests/test_proto_stubs.py regenerates into a temporary
 directory and fails when they differ from the committed ones.

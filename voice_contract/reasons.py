@@ -1,0 +1,30 @@
+"""`ErrorInfo.reason` values the model server sends: what went wrong, for programs
+(transport-free, so the model server's domain raises them without importing grpc)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Reason(str, enum.Enum):
+    """`ErrorInfo.reason` values: what went wrong, for programs."""
+
+    REQUEST_MALFORMED = "REQUEST_MALFORMED"
+    TEXT_EMPTY = "TEXT_EMPTY"
+    TEXT_TOO_LONG = "TEXT_TOO_LONG"
+    TEXT_CONTROL_CHARACTER = "TEXT_CONTROL_CHARACTER"
+    TEXT_NOT_SPEAKABLE = "TEXT_NOT_SPEAKABLE"
+    FORMAT_UNKNOWN = "FORMAT_UNKNOWN"
+    MODEL_NOT_FOUND = "MODEL_NOT_FOUND"
+    VOICE_NOT_FOUND = "VOICE_NOT_FOUND"
+    LANGUAGE_NOT_SUPPORTED = "LANGUAGE_NOT_SUPPORTED"
+    SPEED_OUT_OF_RANGE = "SPEED_OUT_OF_RANGE"
+    SAMPLE_RATE_OUT_OF_RANGE = "SAMPLE_RATE_OUT_OF_RANGE"
+    INSTRUCTIONS_NOT_SUPPORTED = "INSTRUCTIONS_NOT_SUPPORTED"
+    CLONING_NOT_SUPPORTED = "CLONING_NOT_SUPPORTED"
+    VOICE_NAME_INVALID = "VOICE_NAME_INVALID"
+    REFERENCE_AUDIO_INVALID = "REFERENCE_AUDIO_INVALID"
+    SERVER_BUSY = "SERVER_BUSY"
+    MODEL_BUSY = "MODEL_BUSY"
+    MODEL_FAILED = "MODEL_FAILED"
+    INTERNAL = "INTERNAL"

@@ -1,0 +1,29 @@
+"""`Catalog`: what the speech provider offers (voices, models), through its optional
+capabilities (`SupportsVoices`, `SupportsModels`), checked once here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from voice_worker.tts.base import (
+    ModelDescription,
+    SupportsModels,
+    SupportsVoices,
+    TTSProvider,
+    VoiceDescription,
+)
+
+
+class Catalog:
+    def __init__(self, tts: TTSProvider, voice_map: Mapping[str, str]) -> None:
+        self.provider = tts.name
+        self._voices = tts if isinstance(tts, SupportsVoices) else None
+        self._models = tts if isinstance(tts, SupportsModels) else None
+        # OpenAI's names reach OpenAI itself untouched; elsewhere they map through here
+        self.voice_aliases = {} if tts.name == "openai" else dict(voice_map)
+
+    async def voices(self) -> list[VoiceDescription]:
+        return await self._voices.voices() if self._voices is not None else []
+
+    async def models(self) -> list[ModelDescription]:
+        return await self._models.models() if self._models is not None else []
