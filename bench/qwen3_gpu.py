@@ -31,9 +31,9 @@ import grpc
 
 from bench import report
 from bench.report import median, print_table, write_result
-from voice_contract.wire import channel_options
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
+from voice_contract.wire import channel_options
 
 TEXT = "The quick brown fox jumps over the lazy dog near the quiet river bank."
 CONCURRENCY = (1, 4, 10, 32)

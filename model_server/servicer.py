@@ -60,14 +60,14 @@ def _lenient(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
 def register(servicer: TextToSpeechServicer, server: grpc.aio.Server) -> None:
     """Add the service to `server` as the generated code does, but with deserializers
     that hand a malformed request to the method (as `Malformed`) instead of failing."""
-    captured: dict[str, grpc.RpcMethodHandler] = {}
+    captured: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     class Capture:
         def add_generic_rpc_handlers(self, handlers: object) -> None:
             pass
 
         def add_registered_method_handlers(
-            self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+            self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
         ) -> None:
             captured.update(handlers)
 
@@ -78,9 +78,7 @@ def register(servicer: TextToSpeechServicer, server: grpc.aio.Server) -> None:
         if (parse := handler.request_deserializer) is not None
     }
     assert len(handlers) == len(captured), "every method has a request deserializer"
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),)
-    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
 
 
 def _call(method: F) -> F:

@@ -10,7 +10,7 @@ import pytest
 
 from model_server.backends.piper import PiperBackend
 from tests.model_server.conftest import CountingPiper
-from tests.model_server.servers import served
+from tests.model_server.servers import Served, served
 from voice_contract.errors import error_details
 from voice_contract.v1 import tts_pb2 as pb
 
@@ -104,7 +104,7 @@ async def test_past_max_in_flight_requests_get_resource_exhausted() -> None:
         assert reply.duration_seconds > 0.3
 
 
-async def instrument(server) -> CountingPiper:
+async def instrument(server: Served) -> CountingPiper:
     """Swap the served Piper voice for a counting one (same weights, already loaded)."""
     entry = server.running.synthesizer.registry.entry("piper-joe")
     counting = CountingPiper()

@@ -52,7 +52,7 @@ async def test_odd_but_speakable_text_is_spoken(
 async def test_invalid_utf8_is_invalid_argument_not_internal(model_server: Process) -> None:
     """What a lone surrogate becomes on the wire: bytes that are not UTF-8."""
     async with grpc.aio.insecure_channel(model_server.address) as channel:
-        raw = channel.unary_unary("/voice_engine.v1.TextToSpeech/Synthesize")
+        raw = channel.unary_unary("/voice_engine.v1.TextToSpeech/Synthesize", None, None)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await raw(b"\x0a\x08Hi \xed\xa0\x80 !", timeout=10)  # text = "Hi " + U+D800 + " !"
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

