@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf.message import DecodeError
 
+from model_server.backends.base import VoiceInfo
 from model_server.errors import InvalidRequestError
 from model_server.registry import ModelEntry, State
 from model_server.status import to_status
@@ -149,6 +150,16 @@ def model_info(entry: ModelEntry, default: str) -> pb.ModelInfo:
     )
 
 
+def voice_message(model: str, voice: VoiceInfo) -> pb.Voice:
+    return pb.Voice(
+        name=voice.name,
+        model=model,
+        languages=voice.languages,
+        gender=voice.gender,
+        description=voice.description,
+    )
+
+
 class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
     def __init__(self, synthesizer: Synthesizer) -> None:
         self.synthesizer = synthesizer
@@ -183,17 +194,8 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
 
     @_call
     async def ListVoices(self, request: pb.ListVoicesRequest, context: Any) -> Any:
-        voices = [
-            pb.Voice(
-                name=v.name,
-                model=model,
-                languages=v.languages,
-                gender=v.gender,
-                description=v.description,
-            )
-            for model, v in self.synthesizer.voices(request.model)
-        ]
-        return pb.ListVoicesResponse(voices=voices)
+        voices = self.synthesizer.voices(request.model)
+        return pb.ListVoicesResponse(voices=[voice_message(model, v) for model, v in voices])
 
     @_call
     async def ListModels(self, request: pb.ListModelsRequest, context: Any) -> Any:
@@ -213,13 +215,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
 
     @_call
     async def RegisterVoice(self, request: pb.RegisterVoiceRequest, context: Any) -> Any:
-        model, v = await self.synthesizer.register_voice(
+        model, voice = await self.synthesizer.register_voice(
             request.model, request.name, request.audio, request.text
         )
-        return pb.Voice(
-            name=v.name,
-            model=model,
-            languages=v.languages,
-            gender=v.gender,
-            description=v.description,
-        )
+        return voice_message(model, voice)

@@ -1,4 +1,4 @@
-"""Voice Engine: the command line (`voice-engine`) and the generated gRPC stubs
-(`voice_engine.v1`, from proto/voice_engine/v1/tts.proto)."""
+"""Voice Engine's command line (`voice-engine`): the top of the house, which may import
+every service. The wire contract is `voice_contract`."""
 
 __version__ = "0.1.0"
