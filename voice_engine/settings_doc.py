@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -39,7 +39,7 @@ def _default(field: FieldInfo) -> str:
         value = field.default
     if isinstance(value, BaseModel):
         return ""
-    if hasattr(value, "get_secret_value"):
+    if isinstance(value, SecretStr):
         return "(secret)" if value.get_secret_value() else ""
     if isinstance(value, (list, dict)):
         return json.dumps(value) if value else ""
