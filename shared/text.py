@@ -5,6 +5,11 @@ Rules: split after `.`, `!`, `?` or `…` (plus closing quotes/brackets) when wh
 follows, except after a known abbreviation ("Dr.", "e.g."), a single initial ("J. F.
 Kennedy") or inside a number ("3.50" never splits, since no whitespace follows the dot).
 CJK full stops split without whitespace. Blank lines always split.
+
+`SentenceBuffer` applies the same rules to text that arrives in pieces (a chat model's
+deltas, one character at a time if need be): it releases each sentence as soon as its
+end is certain, and the sentences it releases are exactly `split_sentences` of the
+whole text.
 """
 
 from __future__ import annotations
@@ -107,3 +112,51 @@ def _cut(sentence: str, max_chars: int) -> list[str]:
         sentence = sentence[cut:].strip()
     pieces.append(sentence)
     return pieces
+
+
+class SentenceBuffer:
+    """Text in pieces of any size in; sentences out as soon as their end is certain
+    (punctuation followed by whitespace, a CJK full stop followed by more text, a blank
+    line), or at `close()`. A run-on sentence is released in `max_chars` pieces as soon
+    as it is longer than that."""
+
+    def __init__(self, max_chars: int = 400) -> None:
+        self.max_chars = max_chars
+        self._pending = ""
+
+    @property
+    def pending(self) -> str:
+        """Text received and not released yet."""
+        return self._pending
+
+    def feed(self, piece: str) -> list[str]:
+        """Add `piece`; the sentences it completes."""
+        self._pending += piece
+        released: list[str] = []
+        start = 0
+        for match in _BOUNDARY.finditer(self._pending):
+            if match.group(3) and match.end() == len(self._pending):
+                break  # "。" at the very end: more full stops may follow
+            end = match.end(1) if match.group(1) else match.end()
+            candidate = self._pending[start:end]
+            if (
+                match.group(1)
+                and match.group(1).startswith(".")
+                and _ends_with_abbreviation(candidate.rstrip(".\"'”’)]") + ".")
+            ):
+                continue
+            released += _cut(candidate.strip(), self.max_chars)
+            start = match.end()
+        self._pending = self._pending[start:]
+        rest = self._pending.strip()
+        if len(rest) > self.max_chars:  # a run-on sentence: its first pieces are known
+            pieces = _cut(rest, self.max_chars)
+            released += pieces[:-1]
+            trailing = self._pending[len(self._pending.rstrip()) :]  # a word may go on
+            self._pending = pieces[-1] + trailing
+        return [s for s in released if s]
+
+    def close(self) -> list[str]:
+        """The end of the text: whatever is left, as sentences."""
+        rest, self._pending = self._pending.strip(), ""
+        return [s for s in _cut(rest, self.max_chars) if s]

@@ -1,6 +1,8 @@
+import random
+
 import pytest
 
-from shared.text import split_sentences
+from shared.text import SentenceBuffer, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,46 @@ def test_long_run_on_sentence_is_cut_at_commas_then_spaces() -> None:
 def test_nothing_is_lost() -> None:
     text = "One. Two? Three! Mr. Four went to St. Louis at 5 p.m. today. Five…  Six"
     assert "".join(split_sentences(text)).replace(" ", "") == text.replace(" ", "")
+
+
+TEXTS = [
+    "Hello there. How are you?",
+    "Wait! Really?! Yes.",
+    "Dr. Smith paid $3.50 on Jan. 5th. He left.",
+    "Ask J. F. Kennedy, e.g. about it. Then go.",
+    'He said "stop." Then he left.',
+    "Version 2.0 is out. Pi is 3.14159.",
+    "你好。今天天气很好！再见。。好",
+    "First paragraph\n\nSecond paragraph\n\n \n\nThird.",
+    "  no terminal punctuation  ",
+    "Ends with an ellipsis… Then more... And more?!  ",
+    ", ".join(f"clause number {i} goes here" for i in range(40)) + ". Short one.",
+    "x" * 1000 + " and then. A sentence.",
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("seed", range(5))
+def test_sentence_buffer_releases_what_split_sentences_finds(text: str, seed: int) -> None:
+    """Whatever the pieces (one character at a time, random sizes), the sentences
+    released are those of the whole text, in order, none cut."""
+    rng = random.Random(seed)
+    pieces, rest = [], text
+    while rest:
+        size = 1 if seed == 0 else rng.randint(1, 12)
+        pieces.append(rest[:size])
+        rest = rest[size:]
+    buffer = SentenceBuffer(max_chars=100)
+    released = [s for piece in pieces for s in buffer.feed(piece)]
+    assert released + buffer.close() == split_sentences(text, max_chars=100)
+
+
+def test_a_sentence_is_released_as_soon_as_its_end_is_certain() -> None:
+    buffer = SentenceBuffer()
+    assert buffer.feed("Hello there") == []
+    assert buffer.feed(".") == []  # "there.5"? ".." ? not yet certain
+    assert buffer.feed(" H") == ["Hello there."]
+    assert buffer.feed("ow are you? Dr.") == ["How are you?"]
+    assert buffer.feed(" Smith is here") == []  # "Dr." is no sentence end
+    assert buffer.close() == ["Dr. Smith is here"]
+    assert buffer.close() == []
