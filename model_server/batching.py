@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from typing import TypeVar
 
 from model_server.backends.base import BatchStreamer, FloatArray, SynthesisJob, TTSBackend
 from model_server.errors import BackendError, SpeechError
+from model_server.slots import NORMAL, PrioritySlots
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,14 +64,17 @@ class ModelRunner:
         self.window_s = window_s
         self.max_batch = max(1, min(max_batch, backend.max_batch_size))
         self.batch_calls = 0  # how many synthesize_batch calls ran (tests count them)
-        self._slots = asyncio.Semaphore(backend.max_concurrency)
+        self._slots = PrioritySlots(backend.max_concurrency)
         self._pool = ThreadPoolExecutor(backend.max_concurrency, thread_name_prefix=f"tts-{name}")
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._loop_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # strong refs to running batches
         # Streams, batched when the backend has `stream_batch` (Qwen3).
         self.stream_batch_calls = 0
-        self._streams: asyncio.Queue[StreamHandle] = asyncio.Queue()
+        self._streams: asyncio.PriorityQueue[tuple[int, int, StreamHandle]] = (
+            asyncio.PriorityQueue()
+        )
+        self._stream_order = itertools.count()
         self._stream_task: asyncio.Task[None] | None = None
 
     # -- unary: batched ----------------------------------------------------------
@@ -136,16 +141,16 @@ class ModelRunner:
                 p.future.set_result(audio)
 
     # -- streaming: one sentence per slot, or batched ----------------------------------
-    def start_stream(self, job: SynthesisJob) -> StreamHandle:
-        """Start `backend.stream(job)` on a thread now (so the service can start the
-        next sentence while the current one is being sent); read it with `async for`.
-        A backend with `stream_batch` (several streams in one call) gets concurrent
-        streams gathered into batches like unary requests."""
+    def start_stream(self, job: SynthesisJob, priority: int = NORMAL) -> StreamHandle:
+        """Start `backend.stream(job)` on a thread as soon as a slot is free, lower
+        `priority` first (model_server.slots); read it with `async for`. A backend with
+        `stream_batch` (several streams in one call) gets concurrent streams gathered
+        into batches like unary requests, the most urgent first."""
         handle = StreamHandle(job)
         if isinstance(self.backend, BatchStreamer):
             if self._stream_task is None:
                 self._stream_task = asyncio.create_task(self._stream_loop())
-            self._streams.put_nowait(handle)
+            self._streams.put_nowait((priority, next(self._stream_order), handle))
             return handle
         loop = asyncio.get_running_loop()
 
@@ -160,7 +165,7 @@ class ModelRunner:
                 error = self._failure(exc, "stream")
                 loop.call_soon_threadsafe(handle.queue.put_nowait, error)
 
-        task = asyncio.create_task(self.run(pump))
+        task = asyncio.create_task(self.run(pump, priority=priority))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return handle
@@ -168,13 +173,13 @@ class ModelRunner:
     async def _stream_loop(self) -> None:
         while True:
             first = await self._streams.get()
-            await self._slots.acquire()
+            await self._slots.acquire(first[0])
             try:
-                handles = await self._gather(self._streams, first)
+                batch = await self._gather(self._streams, first)
             except BaseException:
                 self._slots.release()
                 raise
-            task = asyncio.create_task(self._run_stream_batch(handles))
+            task = asyncio.create_task(self._run_stream_batch([item[2] for item in batch]))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(lambda _t: self._slots.release())
@@ -212,14 +217,16 @@ class ModelRunner:
 
         await self.run(pump, slot=False)
 
-    async def run(self, fn: Callable[..., T], *args: object, slot: bool = True) -> T:
+    async def run(
+        self, fn: Callable[..., T], *args: object, slot: bool = True, priority: int = NORMAL
+    ) -> T:
         """Run `fn(*args)` on this model's pool (holding a slot unless one is held). A
         failure that is not a SpeechError is the model's: logged, raised as BackendError."""
         loop = asyncio.get_running_loop()
         try:
             if not slot:
                 return await loop.run_in_executor(self._pool, fn, *args)
-            async with self._slots:
+            async with self._slots.slot(priority):
                 return await loop.run_in_executor(self._pool, fn, *args)
         except SpeechError:
             raise

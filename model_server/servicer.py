@@ -10,7 +10,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -19,7 +19,7 @@ from model_server.backends.base import VoiceInfo
 from model_server.errors import InvalidRequestError
 from model_server.registry import ModelEntry, State
 from model_server.status import to_status
-from model_server.synthesizer import SpeechRequest, Synthesizer
+from model_server.synthesizer import SpeechChunk, SpeechRequest, Synthesizer, VoiceSettings
 from shared.logs import new_request_id, request_id_var
 from voice_contract.errors import abort
 from voice_contract.reasons import Reason
@@ -41,7 +41,7 @@ class Malformed:
 
     reason: str
 
-    def check(self) -> None:
+    def check(self) -> NoReturn:
         raise InvalidRequestError(
             f"the request is not a valid message ({self.reason})",
             reason=Reason.REQUEST_MALFORMED,
@@ -136,6 +136,64 @@ def to_request(message: pb.SynthesizeRequest) -> SpeechRequest:
     )
 
 
+def to_settings(first: pb.TextStreamRequest | Malformed | None) -> VoiceSettings:
+    """The settings of a text stream, from its first message."""
+    if isinstance(first, Malformed):
+        first.check()
+    if first is None or first.WhichOneof("kind") != "config":
+        raise InvalidRequestError(
+            "the first message of a text stream must carry its config (model, voice, format)",
+            reason=Reason.REQUEST_MALFORMED,
+            field="config",
+        )
+    config = first.config
+    try:
+        fmt = format_from_pb(config.format)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), reason=Reason.FORMAT_UNKNOWN, field="format") from None
+    return VoiceSettings(
+        model=config.model,
+        voice=config.voice,
+        language=config.language,
+        format=fmt,
+        sample_rate=config.sample_rate,
+        speed=config.speed,
+        instructions=config.instructions,
+    )
+
+
+async def text_pieces(
+    requests: AsyncIterator[pb.TextStreamRequest | Malformed],
+) -> AsyncIterator[str]:
+    """The text of the messages after the first; a second config is an error."""
+    async for message in requests:
+        if isinstance(message, Malformed):
+            message.check()
+        elif message.WhichOneof("kind") == "config":
+            raise InvalidRequestError(
+                "a text stream has one config, in its first message",
+                reason=Reason.REQUEST_MALFORMED,
+                field="config",
+            )
+        elif message.text:
+            yield message.text
+
+
+def chunk_message(chunk: SpeechChunk) -> pb.AudioChunk:
+    return pb.AudioChunk(
+        audio=chunk.audio,
+        sequence=chunk.sequence,
+        format=PB_FORMATS[chunk.format],
+        sample_rate=chunk.sample_rate,
+        duration_seconds=chunk.duration,
+        final=chunk.final,
+        model=chunk.model,
+        voice=chunk.voice,
+        text=chunk.text,
+        text_start_seconds=chunk.text_start,
+    )
+
+
 def model_info(entry: ModelEntry, default: str) -> pb.ModelInfo:
     return pb.ModelInfo(
         name=entry.name,
@@ -181,16 +239,15 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
         self, request: pb.SynthesizeRequest, context: Any
     ) -> AsyncIterator[pb.AudioChunk]:
         async for chunk in self.synthesizer.stream(to_request(request)):
-            yield pb.AudioChunk(
-                audio=chunk.audio,
-                sequence=chunk.sequence,
-                format=PB_FORMATS[chunk.format],
-                sample_rate=chunk.sample_rate,
-                duration_seconds=chunk.duration,
-                final=chunk.final,
-                model=chunk.model,
-                voice=chunk.voice,
-            )
+            yield chunk_message(chunk)
+
+    @_call
+    async def SynthesizeTextStream(
+        self, requests: AsyncIterator[pb.TextStreamRequest | Malformed], context: Any
+    ) -> AsyncIterator[pb.AudioChunk]:
+        settings = to_settings(await anext(requests, None))
+        async for chunk in self.synthesizer.stream_text(settings, text_pieces(requests)):
+            yield chunk_message(chunk)
 
     @_call
     async def ListVoices(self, request: pb.ListVoicesRequest, context: Any) -> Any:

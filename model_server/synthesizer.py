@@ -1,12 +1,14 @@
-"""The model server's domain: validate a speech request, admit it (a bound on requests
-in flight), run it on the right model, encode the audio. Transport-free: the gRPC
-servicer is a thin adapter over `Synthesizer`; errors are model_server.errors.
+"""The model server's domain: check a speech request (model_server.planning), admit it
+(a bound on requests in flight), run it on the right model, encode the audio.
+Transport-free: the gRPC servicer is a thin adapter over `Synthesizer`; errors are
+model_server.errors.
 
-Text is split into sentences (shared.text). A unary request submits every sentence to
-the model's batcher at once, so sentences of one request and of concurrent requests
-share batches (Qwen3) or cores (Piper). A stream synthesizes sentence by sentence with
-one sentence of lookahead: sentence i+1 runs while sentence i is being sent.
-"""
+A unary request submits every sentence to the model's batcher at once, so sentences of
+one request and of concurrent requests share batches (Qwen3) or cores (Piper). The two
+streaming calls share one pipeline (model_server.sentences): text, whole or in pieces,
+becomes sentences as soon as their end is certain, each synthesized as soon as it is
+known (one sentence of lookahead, the first one urgent), and the audio goes out as one
+valid file."""
 
 from __future__ import annotations
 
@@ -14,45 +16,30 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from model_server.backends.base import (
-    FloatArray,
-    SynthesisJob,
-    TTSBackend,
-    VoiceCloner,
-    VoiceInfo,
-)
-from model_server.batching import ModelRunner, StreamHandle
-from model_server.errors import InvalidRequestError, NotFoundError, OverloadedError, text_error
+from model_server.backends.base import TTSBackend, VoiceCloner, VoiceInfo
+from model_server.batching import ModelRunner
+from model_server.errors import InvalidRequestError, OverloadedError
+from model_server.planning import Plan, SpeechRequest, VoiceSettings, check_text, plan
 from model_server.registry import ModelRegistry
+from model_server.sentences import SentenceStart, sentence_audio
 from shared.audio.decoding import AudioDecodeError
 from shared.audio.decoding import decode as decode_audio
 from shared.audio.encoding import StreamEncoder, encode
 from shared.audio.formats import AudioFormat
-from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MAX_TEXT_CHARS, MIN_SAMPLE_RATE, MIN_SPEED
-from shared.speakable import TextRejected, check_speakable, find_invalid_character
+from shared.limits import MAX_TEXT_CHARS
+from shared.speakable import find_invalid_character
 from shared.text import split_sentences
 from voice_contract.reasons import Reason
 
 log = logging.getLogger(__name__)
 MIN_REFERENCE_SECONDS, MAX_REFERENCE_SECONDS = 1.0, 30.0  # RegisterVoice clips
 
-
-@dataclass(frozen=True)
-class SpeechRequest:
-    text: str
-    model: str = ""
-    voice: str = ""
-    language: str = ""
-    format: AudioFormat = AudioFormat.WAV
-    sample_rate: int = 0
-    speed: float = 0.0
-    instructions: str = ""
+__all__ = ["Speech", "SpeechChunk", "SpeechRequest", "Synthesizer", "VoiceSettings"]
 
 
 @dataclass(frozen=True)
@@ -75,13 +62,8 @@ class SpeechChunk:
     final: bool
     model: str
     voice: str
-
-
-@dataclass(frozen=True)
-class _Plan:
-    model: str
-    voice: str
-    sentences: list[str]
+    text: str = ""  # the sentence whose audio starts in this chunk
+    text_start: float = 0.0  # where it starts, in seconds of audio
 
 
 class Synthesizer:
@@ -105,16 +87,19 @@ class Synthesizer:
         self._runners: dict[str, ModelRunner] = {}
         self.in_progress = 0
 
+    def plan(self, settings: VoiceSettings) -> Plan:
+        return plan(self.registry, self.default_model, settings)
+
     # -- speech ------------------------------------------------------------------
     async def synthesize(self, request: SpeechRequest) -> Speech:
-        plan = self._plan(request)
+        check_text(request.text, self.max_text_chars)
+        chosen = self.plan(request)
+        sentences = split_sentences(request.text.strip())
         start = time.perf_counter()
         with self._admit():
-            async with self.registry.lease(plan.model) as backend:
-                runner = self.runner(plan.model, backend)
-                parts = await asyncio.gather(
-                    *(runner.synthesize(self._job(request, plan, s)) for s in plan.sentences)
-                )
+            async with self.registry.lease(chosen.model) as backend:
+                runner = self.runner(chosen.model, backend)
+                parts = await asyncio.gather(*(runner.synthesize(chosen.job(s)) for s in sentences))
         samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         audio = await asyncio.to_thread(
             encode,
@@ -124,66 +109,67 @@ class Synthesizer:
             request.sample_rate,
             self.bit_rates.get(request.format, 0),
         )
-        rate = request.sample_rate or backend.sample_rate
-        _log_speech("unary", plan, request, len(samples) / backend.sample_rate, start)
-        return Speech(
-            audio,
-            request.format,
-            _container_rate(request.format, rate),
-            len(samples) / backend.sample_rate,
-            plan.model,
-            plan.voice,
-        )
+        seconds = len(samples) / backend.sample_rate
+        _log_speech("unary", chosen, len(request.text), len(sentences), seconds, start)
+        rate = _container_rate(request.format, request.sample_rate or backend.sample_rate)
+        return Speech(audio, request.format, rate, seconds, chosen.model, chosen.voice)
 
     async def stream(self, request: SpeechRequest) -> AsyncIterator[SpeechChunk]:
-        plan = self._plan(request)
+        """The whole text known: checked first, then streamed like a text stream."""
+        check_text(request.text, self.max_text_chars)
+
+        async def whole() -> AsyncIterator[str]:
+            yield request.text
+
+        async for chunk in self.stream_text(request, whole(), kind="stream"):
+            yield chunk
+
+    async def stream_text(
+        self, settings: VoiceSettings, texts: AsyncIterator[str], kind: str = "text stream"
+    ) -> AsyncIterator[SpeechChunk]:
+        """Text in pieces in, the audio of each sentence out as soon as it is known."""
+        chosen = self.plan(settings)
         start = time.perf_counter()
         with self._admit():
-            async with self.registry.lease(plan.model) as backend:
-                runner = self.runner(plan.model, backend)
+            async with self.registry.lease(chosen.model) as backend:
+                runner = self.runner(chosen.model, backend)
                 encoder = StreamEncoder(
-                    request.format,
+                    settings.format,
                     backend.sample_rate,
-                    request.sample_rate,
-                    bit_rate=self.bit_rates.get(request.format, 0),
+                    settings.sample_rate,
+                    bit_rate=self.bit_rates.get(settings.format, 0),
                 )
-                rate = _container_rate(request.format, encoder.output_rate)
-                sequence, samples = 0, 0
+                rate = _container_rate(settings.format, encoder.output_rate)
+                sequence, samples, chars, sentences = 0, 0, 0, 0
+                text, text_start = "", 0.0
 
                 def chunk(data: bytes, final: bool = False) -> SpeechChunk:
-                    seconds = samples / backend.sample_rate
                     return SpeechChunk(
-                        data, sequence, request.format, rate, seconds, final, plan.model, plan.voice
+                        data,
+                        sequence,
+                        settings.format,
+                        rate,
+                        samples / backend.sample_rate,
+                        final,
+                        chosen.model,
+                        chosen.voice,
+                        text,
+                        text_start,
                     )
 
-                async for block in self._sentence_blocks(runner, request, plan):
-                    samples += len(block)
-                    if data := encoder.write(block):
+                pipeline = sentence_audio(runner, chosen, texts, self.max_text_chars)
+                async for item in pipeline:
+                    if isinstance(item, SentenceStart):
+                        text, text_start = item.text, samples / backend.sample_rate
+                        chars, sentences = chars + len(item.text), sentences + 1
+                        continue
+                    samples += len(item)
+                    if data := encoder.write(item):
                         yield chunk(data)
-                        sequence += 1
+                        sequence, text = sequence + 1, ""
                 yield chunk(encoder.close(), final=True)
-                _log_speech("stream", plan, request, samples / backend.sample_rate, start)
-
-    async def _sentence_blocks(
-        self, runner: ModelRunner, request: SpeechRequest, plan: _Plan
-    ) -> AsyncIterator[FloatArray]:
-        pending: Iterator[str] = iter(plan.sentences)
-        handles: deque[StreamHandle] = deque()
-
-        def start_next() -> None:
-            if (sentence := next(pending, None)) is not None:
-                handles.append(runner.start_stream(self._job(request, plan, sentence)))
-
-        start_next()
-        try:
-            while handles:
-                current = handles.popleft()
-                start_next()  # lookahead: the next sentence runs while this one is sent
-                async for block in current:
-                    yield block
-        finally:
-            for handle in handles:
-                handle.cancel()
+                seconds = samples / backend.sample_rate
+                _log_speech(kind, chosen, chars, sentences, seconds, start)
 
     # -- models and voices ----------------------------------------------------------
     def voices(self, model: str = "") -> list[tuple[str, VoiceInfo]]:
@@ -241,45 +227,7 @@ class Synthesizer:
             await runner.close()
         await self.registry.close()
 
-    # -- validation and admission ----------------------------------------------------------
-    def _plan(self, request: SpeechRequest) -> _Plan:
-        try:
-            check_speakable(request.text, self.max_text_chars)
-        except TextRejected as exc:
-            raise text_error(exc) from None
-        model = request.model or self.default_model
-        backend = self.registry.entry(model).backend
-        voices = {v.name: v for v in backend.voices()}
-        voice = request.voice or next(iter(voices), "")  # a cloning model may have none yet
-        if voice not in voices:
-            raise NotFoundError(
-                f"unknown voice {voice!r} for model {model!r}; available voices: "
-                + ", ".join(voices),
-                reason=Reason.VOICE_NOT_FOUND,
-                field="voice",
-            )
-        _check_language(request.language, voices[voice])
-        if request.speed and not MIN_SPEED <= request.speed <= MAX_SPEED:
-            raise InvalidRequestError(
-                f"speed {request.speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
-                reason=Reason.SPEED_OUT_OF_RANGE,
-                field="speed",
-            )
-        if request.sample_rate and not MIN_SAMPLE_RATE <= request.sample_rate <= MAX_SAMPLE_RATE:
-            raise InvalidRequestError(
-                f"sample_rate {request.sample_rate} is out of range; use 0 (the model's own) "
-                f"or {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
-                reason=Reason.SAMPLE_RATE_OUT_OF_RANGE,
-                field="sample_rate",
-            )
-        if request.instructions and not backend.accepts_instructions:
-            raise InvalidRequestError(
-                f"model {model!r} does not accept instructions",
-                reason=Reason.INSTRUCTIONS_NOT_SUPPORTED,
-                field="instructions",
-            )
-        return _Plan(model, voice, split_sentences(request.text.strip()))
-
+    # -- admission ----------------------------------------------------------------------
     @contextlib.contextmanager
     def _admit(self) -> Iterator[None]:
         if self.in_progress >= self.max_in_flight:
@@ -293,46 +241,20 @@ class Synthesizer:
         finally:
             self.in_progress -= 1
 
-    @staticmethod
-    def _job(request: SpeechRequest, plan: _Plan, text: str) -> SynthesisJob:
-        return SynthesisJob(
-            text=text,
-            voice=plan.voice,
-            language=request.language,
-            speed=request.speed or 1.0,
-            instructions=request.instructions,
-        )
-
 
 def _log_speech(
-    kind: str, plan: _Plan, request: SpeechRequest, audio_seconds: float, start: float
+    kind: str, chosen: Plan, chars: int, sentences: int, audio_seconds: float, start: float
 ) -> None:
     """One line per request; the request ID comes from the log context (shared.logs)."""
     log.info(
         "speech",
         extra={
-            "kind": kind, "model": plan.model, "voice": plan.voice,
-            "format": request.format.value, "chars": len(request.text),
-            "sentences": len(plan.sentences), "audio_seconds": round(audio_seconds, 3),
+            "kind": kind, "model": chosen.model, "voice": chosen.voice,
+            "format": chosen.settings.format.value, "chars": chars, "sentences": sentences,
+            "audio_seconds": round(audio_seconds, 3),
             "elapsed_seconds": round(time.perf_counter() - start, 3),
         },
     )  # fmt: skip
-
-
-def _check_language(language: str, voice: VoiceInfo) -> None:
-    if not language or language.lower() == "auto":
-        return
-    wanted = language.lower().replace("-", "_")
-    for have in voice.languages:
-        have = have.lower().replace("-", "_")
-        if wanted == have or have.startswith(wanted + "_") or wanted.startswith(have + "_"):
-            return
-    raise InvalidRequestError(
-        f"voice {voice.name!r} does not speak {language!r}; its languages: "
-        + ", ".join(voice.languages),
-        reason=Reason.LANGUAGE_NOT_SUPPORTED,
-        field="language",
-    )
 
 
 def _container_rate(fmt: AudioFormat, rate: int) -> int:

@@ -53,6 +53,32 @@ class SynthesizeRequest(_message.Message):
     instructions: str
     def __init__(self, text: _Optional[str] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ..., language: _Optional[str] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., speed: _Optional[float] = ..., instructions: _Optional[str] = ...) -> None: ...
 
+class TextStreamRequest(_message.Message):
+    __slots__ = ("config", "text")
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    config: TextStreamConfig
+    text: str
+    def __init__(self, config: _Optional[_Union[TextStreamConfig, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class TextStreamConfig(_message.Message):
+    __slots__ = ("model", "voice", "language", "format", "sample_rate", "speed", "instructions")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VOICE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    SPEED_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    voice: str
+    language: str
+    format: AudioFormat
+    sample_rate: int
+    speed: float
+    instructions: str
+    def __init__(self, model: _Optional[str] = ..., voice: _Optional[str] = ..., language: _Optional[str] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., speed: _Optional[float] = ..., instructions: _Optional[str] = ...) -> None: ...
+
 class SynthesizeResponse(_message.Message):
     __slots__ = ("audio", "format", "sample_rate", "duration_seconds", "model", "voice")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
@@ -70,7 +96,7 @@ class SynthesizeResponse(_message.Message):
     def __init__(self, audio: _Optional[bytes] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("audio", "sequence", "format", "sample_rate", "duration_seconds", "final", "model", "voice")
+    __slots__ = ("audio", "sequence", "format", "sample_rate", "duration_seconds", "final", "model", "voice", "text", "text_start_seconds")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +105,8 @@ class AudioChunk(_message.Message):
     FINAL_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_START_SECONDS_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     sequence: int
     format: AudioFormat
@@ -87,7 +115,9 @@ class AudioChunk(_message.Message):
     final: bool
     model: str
     voice: str
-    def __init__(self, audio: _Optional[bytes] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., final: _Optional[bool] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
+    text: str
+    text_start_seconds: float
+    def __init__(self, audio: _Optional[bytes] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., final: _Optional[bool] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ..., text: _Optional[str] = ..., text_start_seconds: _Optional[float] = ...) -> None: ...
 
 class Voice(_message.Message):
     __slots__ = ("name", "model", "languages", "gender", "description")

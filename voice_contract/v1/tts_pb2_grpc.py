@@ -44,6 +44,11 @@ class TextToSpeechStub:
                 request_serializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
                 response_deserializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
                 _registered_method=True)
+        self.SynthesizeTextStream = channel.stream_stream(
+                '/voice_engine.v1.TextToSpeech/SynthesizeTextStream',
+                request_serializer=voice__contract_dot_v1_dot_tts__pb2.TextStreamRequest.SerializeToString,
+                response_deserializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
+                _registered_method=True)
         self.ListVoices = channel.unary_unary(
                 '/voice_engine.v1.TextToSpeech/ListVoices',
                 request_serializer=voice__contract_dot_v1_dot_tts__pb2.ListVoicesRequest.SerializeToString,
@@ -84,6 +89,17 @@ class TextToSpeechServicer:
     def SynthesizeStream(self, request, context):
         """Audio chunks as each sentence is synthesized; the first chunk carries the
         container header, the last one has `final` set and the totals.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SynthesizeTextStream(self, request_iterator, context):
+        """Text in, audio out, both streamed: the first message carries the settings, the
+        next ones text in pieces of any size (a chat model's deltas); half-closing says
+        the text is complete. Each sentence is synthesized as soon as its end is certain,
+        and the chunks are one valid file, as with SynthesizeStream. The first chunk of a
+        sentence carries its text. Cancelling stops what is not yet spoken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -137,6 +153,11 @@ def add_TextToSpeechServicer_to_server(servicer, server):
             'SynthesizeStream': grpc.unary_stream_rpc_method_handler(
                     servicer.SynthesizeStream,
                     request_deserializer=voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.FromString,
+                    response_serializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.SerializeToString,
+            ),
+            'SynthesizeTextStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.SynthesizeTextStream,
+                    request_deserializer=voice__contract_dot_v1_dot_tts__pb2.TextStreamRequest.FromString,
                     response_serializer=voice__contract_dot_v1_dot_tts__pb2.AudioChunk.SerializeToString,
             ),
             'ListVoices': grpc.unary_unary_rpc_method_handler(
@@ -218,6 +239,33 @@ class TextToSpeech:
             target,
             '/voice_engine.v1.TextToSpeech/SynthesizeStream',
             voice__contract_dot_v1_dot_tts__pb2.SynthesizeRequest.SerializeToString,
+            voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SynthesizeTextStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/voice_engine.v1.TextToSpeech/SynthesizeTextStream',
+            voice__contract_dot_v1_dot_tts__pb2.TextStreamRequest.SerializeToString,
             voice__contract_dot_v1_dot_tts__pb2.AudioChunk.FromString,
             options,
             channel_credentials,
