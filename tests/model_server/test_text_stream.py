@@ -92,13 +92,11 @@ async def test_a_sentence_is_spoken_before_the_text_is_complete() -> None:
             await more.wait()  # until the first audio has arrived
             yield pb.TextStreamRequest(text="ond one follows.")
 
-        call = server.stub.SynthesizeTextStream(slow_writer(), timeout=60)
-        first = await call.read()
+        chunks = server.stub.SynthesizeTextStream(slow_writer(), timeout=60).__aiter__()
+        first = await anext(chunks)
         assert first.text == "The first sentence is here."
         more.set()
-        rest = []
-        while (chunk := await call.read()) != grpc.aio.EOF:
-            rest.append(chunk)
+        rest = [chunk async for chunk in chunks]
     texts = [c.text for c in [first, *rest] if c.text]
     assert texts == ["The first sentence is here.", "And the second one follows."]
 
@@ -108,13 +106,12 @@ async def test_the_first_sentence_of_a_reply_overtakes_later_sentences_of_anothe
     later sentences, although A asked first."""
     async with served(piper={"workers": 1, "solo_threads": 1}) as server:
         recording = record(server)
-        a = server.stub.SynthesizeTextStream(requests([LONG]), timeout=120)
-        await a.read()  # A is under way
+        a = server.stub.SynthesizeTextStream(requests([LONG]), timeout=120).__aiter__()
+        await anext(a)  # A is under way
         b = [c async for c in server.stub.SynthesizeTextStream(requests(["Quick one."]))]
         assert b[-1].final
-        while (chunk := await a.read()) != grpc.aio.EOF:
-            last = chunk
-        assert last.final
+        a_rest = [c async for c in a]
+        assert a_rest[-1].final
     position = recording.texts.index("Quick one.")
     assert position <= 3, recording.texts[: position + 1]  # not after A's twelve sentences
 
