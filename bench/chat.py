@@ -21,7 +21,9 @@ from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.local import LocalChat
 from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.adapters import TurnSpeech
 from voice_worker.conversation.engine import VoiceChatEngine
+from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import SessionSettings
 from voice_worker.store.sql import open_store
 from voice_worker.tts.model_server import ModelServerTTS
@@ -52,10 +54,11 @@ async def text_turns(model_server: str, directory: Path) -> list[dict[str, Any]]
     store = await open_store(f"sqlite:///{directory}/bench.db")
     chat, tts = LocalChat(), ModelServerTTS(model_server)
     settings = ChatSettings(max_tokens=60)
-    engine = VoiceChatEngine(store, chat, tts, settings)
+    engine = VoiceChatEngine(store, chat, TurnSpeech(CachedSpeech(tts, MemoryCache())), settings)
     session = await store.create_session(SessionSettings())
     await engine.process_text_only(session.id, "Hello!")  # warm-up: model load, first call
-    timings: dict[str, list[float]] = {"chat": [], "tts": [], "store": [], "total": []}
+    stages = ("chat_first_token", "chat", "first_audio", "store", "total")
+    timings: dict[str, list[float]] = {stage: [] for stage in stages}
     words = 0
     for question in QUESTIONS[:TURNS]:
         turn = await engine.process_text_only(session.id, question)

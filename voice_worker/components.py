@@ -24,7 +24,7 @@ from voice_worker.catalog.model_mirror import ModelMirror
 from voice_worker.chat.base import ChatProvider
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.registry import build_chat_provider
-from voice_worker.conversation.adapters import CachedTTS, CheckedSTT
+from voice_worker.conversation.adapters import CheckedSTT, TurnSpeech
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.health.probe import HealthProbe
@@ -117,7 +117,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
     conversation = VoiceChatEngine(
         store,
         chat,
-        CachedTTS(speech),
+        TurnSpeech(speech),
         settings.chat,
         stt=CheckedSTT(transcriber),
         response_cache=response_cache,

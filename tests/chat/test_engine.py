@@ -46,7 +46,10 @@ async def test_history_persona_and_thinking(sqlite_store: SqlStore) -> None:
     session = await sqlite_store.create_session(settings)
     first = await voice.process_text_only(session.id, "  What is two plus two?  ")
     assert (first.reply_text, first.thinking, first.transcript) == ("Four.", "two and two", None)
-    assert set(first.timings) == {"chat", "tts", "store", "total"}
+    stages = {"chat_first_token", "chat", "first_audio", "tts_first_audio", "tts", "store"}
+    assert set(first.timings) == {*stages, "total"}
+    assert first.timings["chat_first_token"] <= first.timings["chat"] <= first.timings["total"]
+    assert first.timings["first_audio"] <= first.timings["total"]
     await voice.process_text_only(session.id, "And plus one?")
     second_prompt = chat.prompts[1]
     assert second_prompt[0].role == "system"
@@ -90,7 +93,7 @@ async def test_a_failure_mid_turn_leaves_no_half_turn(sqlite_store: SqlStore, st
 
 async def test_bad_input_is_a_clear_4xx(sqlite_store: SqlStore) -> None:
     limited = ChatSettings(max_input_chars=20)
-    voice = VoiceChatEngine(sqlite_store, ScriptedChat(), RecordingTTS(), limited)  # type: ignore[arg-type]
+    voice = VoiceChatEngine(sqlite_store, ScriptedChat(), RecordingTTS(), limited)
     session = await sqlite_store.create_session(SessionSettings(analyst_role="pirate"))
     with pytest.raises(NotFound, match="no voice chat session"):
         await voice.process_text_only("nope", "hi")

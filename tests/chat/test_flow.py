@@ -4,17 +4,20 @@ text; a second turn's prompt holds the first turn."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import pytest
 
 from shared.audio.formats import AudioFormat
+from shared.cache.memory import MemoryCache
 from tests.helpers import DATA, JFK_TRANSCRIPT, decode, word_error_rate
-from voice_worker.chat.base import ChatMessage, ChatOptions, ChatReply
+from voice_worker.chat.base import ChatEvent, ChatMessage, ChatOptions
 from voice_worker.chat.local import LocalChat
 from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.adapters import TurnSpeech
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.settings import STTSettings
+from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import SessionSettings
 from voice_worker.store.sql import SqlStore, open_store
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
@@ -29,9 +32,11 @@ class RecordingLocalChat(LocalChat):
 
     prompts: list[list[ChatMessage]]
 
-    async def complete(self, messages: Sequence[ChatMessage], options: ChatOptions) -> ChatReply:
+    def stream(
+        self, messages: Sequence[ChatMessage], options: ChatOptions
+    ) -> AsyncGenerator[ChatEvent, None]:
         self.prompts.append(list(messages))
-        return await super().complete(messages, options)
+        return super().stream(messages, options)
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +67,8 @@ async def test_audio_to_audio_with_history(
 ) -> None:
     tts = ModelServerTTS(model_server_address)
     settings = ChatSettings(max_tokens=60, temperature=0.0)
-    voice = VoiceChatEngine(flow_store, local_chat, tts, settings, stt=local_stt)
+    speech = TurnSpeech(CachedSpeech(tts, MemoryCache()))
+    voice = VoiceChatEngine(flow_store, local_chat, speech, settings, stt=local_stt)
     session = await flow_store.create_session(SessionSettings(audio_format=AudioFormat.WAV))
     try:
         turn = await voice.process_message(session.id, (DATA / "jfk.flac").read_bytes())

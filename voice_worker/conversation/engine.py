@@ -1,34 +1,82 @@
-"""`VoiceChatEngine`: one turn of a voice conversation.
+"""`VoiceChatEngine`: one turn of a voice conversation, spoken while it is written.
 
-process_message: speech-to-text, chat, text-to-speech. process_text_only: the same
-without speech-to-text. The turn is stored only after the reply has been synthesized,
-and its two messages (the user's and the assistant's) in one transaction, so a failure
-anywhere (chat raises, synthesis raises, the process dies) leaves no half turn. The
-thinking of a reasoning model is stored with the reply and returned apart; it is never
-spoken. What the user types follows the text rule of shared.speakable (no control
-characters); what the model answers is cleaned of them before it is spoken. Errors are
-the worker's domain errors (voice_worker.errors)."""
+A turn starts (`begin_text`, `begin_audio`: the session found, the input checked, speech
+transcribed) and then runs (`run`): the chat model writes the reply while the voice
+speaks it, sentence by sentence (conversation.pipeline), reporting events as they
+happen (conversation.events). The turn is stored only once the reply is complete and
+spoken, its two messages in one transaction, so a failure anywhere (chat, synthesis, a
+client that leaves, the process dying) leaves no half turn. Thinking is stored with the
+reply, returned apart, never spoken. What the user types follows the text rule of
+shared.speakable; what the model answers is cleaned of control characters before it is
+spoken. `process_text_only` and `process_message` run the same pipeline and return the
+whole turn at once. Errors are the worker's domain errors (voice_worker.errors)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
-from dataclasses import replace
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from shared.logs import Stopwatch
-from shared.speakable import TextRejected, check_characters, has_speakable, strip_controls
-from voice_worker.chat.base import ChatOptions, ChatProvider, ChatReply, upstream_name
+from shared.speakable import TextRejected, check_characters, has_speakable
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatOptions,
+    ChatProvider,
+    ChatReply,
+    TextDelta,
+    upstream_name,
+)
+from voice_worker.chat.base import ThinkingDelta as ChatThinking
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.adapters import audio_info
+from voice_worker.conversation.events import (
+    AudioDelta,
+    ReplyDelta,
+    ThinkingDelta,
+    Transcribed,
+    TurnDone,
+    TurnEvent,
+)
+from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
-from voice_worker.conversation.turn import TurnResult, call_provider, speech_options
+from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
 from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
 from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
-from voice_worker.tts.base import TTSProvider
+from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
 log = logging.getLogger(__name__)
+CHAT, SPEECH = "chat", "text-to-speech"
+
+
+class Speaker(Protocol):
+    """How the engine speaks (conversation.adapters.TurnSpeech)."""
+
+    def stream_text(
+        self, texts: AsyncIterator[str], options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]: ...
+
+    def speak_known(
+        self, text: str, options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]: ...
+
+
+@dataclass
+class Turn:
+    """A turn begun: its session, what the user said, and the clock."""
+
+    session: SessionRecord
+    user: NewMessage
+    role: str
+    watch: Stopwatch = field(default_factory=Stopwatch)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class VoiceChatEngine:
@@ -36,7 +84,7 @@ class VoiceChatEngine:
         self,
         store: ChatStore,
         chat: ChatProvider,
-        tts: TTSProvider,
+        tts: Speaker,
         settings: ChatSettings,
         stt: STTProvider | None = None,
         response_cache: ResponseCache | None = None,
@@ -55,23 +103,8 @@ class VoiceChatEngine:
             raise NotFound(f"no voice chat session {session!r}", param="session_id")
         return found
 
-    async def process_message(self, session: str | SessionRecord, audio: bytes) -> TurnResult:
-        record = await self.session(session)
-        if self.stt is None:
-            raise InvalidRequest("this worker has no speech-to-text provider configured")
-        if not audio:
-            raise InvalidRequest("the audio file is empty", param="audio")
-        watch = Stopwatch()
-        options = TranscriptionOptions(language=record.settings.language or None)
-        transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
-        stt_seconds = watch.seconds
-        text = transcript.text.strip()
-        if not text:
-            raise InvalidRequest("no speech was recognized in the audio", param="audio")
-        user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
-        return await self._turn(record, user, {"stt": stt_seconds}, watch)
-
-    async def process_text_only(self, session: str | SessionRecord, text: str) -> TurnResult:
+    # -- beginning a turn: everything that can be refused before anything is said --
+    async def begin_text(self, session: str | SessionRecord, text: str) -> Turn:
         record = await self.session(session)
         text = (text or "").strip()
         if not text:
@@ -86,30 +119,77 @@ class VoiceChatEngine:
             check_characters(text)
         except TextRejected as exc:
             raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
-        return await self._turn(record, NewMessage("user", text), {}, Stopwatch())
+        return Turn(record, NewMessage("user", text), self._role(record))
 
-    async def _turn(
-        self, record: SessionRecord, user: NewMessage, timings: dict[str, float], watch: Stopwatch
-    ) -> TurnResult:
+    async def begin_audio(self, session: str | SessionRecord, audio: bytes) -> Turn:
+        record = await self.session(session)
+        if self.stt is None:
+            raise InvalidRequest("this worker has no speech-to-text provider configured")
+        if not audio:
+            raise InvalidRequest("the audio file is empty", param="audio")
+        role = self._role(record)
+        watch = Stopwatch()
+        options = TranscriptionOptions(language=record.settings.language or None)
+        transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
+        text = transcript.text.strip()
+        if not text:
+            raise InvalidRequest("no speech was recognized in the audio", param="audio")
+        user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
+        return Turn(record, user, role, watch, {"stt": watch.seconds})
+
+    def _role(self, record: SessionRecord) -> str:
+        role = record.settings.analyst_role or self.settings.default_role
+        persona(self.settings, role)  # unknown role: 400 before any work
+        return role
+
+    # -- running it ---------------------------------------------------------------
+    async def run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
+        """The turn's events as they happen; the last one, TurnDone, once it is stored."""
+        record, user, timings, watch = turn.session, turn.user, turn.timings, turn.watch
         lock = self._locks.setdefault(record.id, asyncio.Lock())
         async with lock:  # one turn of a session at a time in this process
-            role = record.settings.analyst_role or self.settings.default_role
-            persona(self.settings, role)  # unknown role: 400 before any work
-            stage = Stopwatch()
-            reply, cached = await self._reply(record, role, user.text)
-            timings["chat"] = stage.seconds
-            stage = Stopwatch()
-            speech = await call_provider(
-                "text-to-speech", self.tts.synthesize(reply.text, speech_options(record))
-            )
-            timings["tts"] = stage.seconds
+            if user.transcript is not None:
+                yield Transcribed(user.transcript)
+            known = await self._cached_reply(record, turn.role, user.text)
+            options = speech_options(record)
+            chat = self._replay(known) if known else await self._ask(record, turn.role, user.text)
+
+            def speak(texts: AsyncIterator[str]) -> AsyncGenerator[SpeechPiece, None]:
+                if known is not None:
+                    return guarded(SPEECH, self.tts.speak_known(known.text, options))
+                return guarded(SPEECH, self.tts.stream_text(texts, options))
+
+            reply, thinking, audio, end = [], [], bytearray(), ChatEnd()
+            chat_start: float | None = None
+            async with contextlib.aclosing(speak_while_writing(chat, speak)) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta | ChatThinking):
+                        timings.setdefault("chat_first_token", watch.seconds)
+                    if isinstance(event, TextDelta):
+                        chat_start = watch.seconds if chat_start is None else chat_start
+                        reply.append(event.text)
+                        yield ReplyDelta(event.text)
+                    elif isinstance(event, ChatThinking):
+                        thinking.append(event.text)
+                        yield ThinkingDelta(event.text)
+                    elif isinstance(event, ChatEnd):
+                        end, timings["chat"] = event, watch.seconds
+                    elif event.audio or event.text:
+                        if event.audio and "first_audio" not in timings:
+                            timings["first_audio"] = watch.seconds
+                            timings["tts_first_audio"] = watch.seconds - (chat_start or 0.0)
+                        audio += event.audio
+                        yield AudioDelta(event.audio, event.text, event.text_start)
+            timings["tts"] = watch.seconds - (chat_start or 0.0)
+            text, thought = "".join(reply).strip(), "".join(thinking).strip()
+            rate, seconds = await audio_info(bytes(audio), options)
             stage = Stopwatch()
             assistant = NewMessage(
                 "assistant",
-                reply.text,
-                thinking=reply.thinking,
-                audio_format=speech.format.value,
-                audio_duration=speech.duration,
+                text,
+                thinking=thought,
+                audio_format=options.format.value,
+                audio_duration=seconds,
                 timings=timings,
             )
             try:
@@ -118,40 +198,83 @@ class VoiceChatEngine:
                 raise NotFound(f"session {record.id!r} was deleted during the turn") from None
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
-        if self.response_cache is not None and not cached:
-            await self.response_cache.set(record.id, user.text, role, reply)
+        if self.response_cache is not None and known is None:
+            await self.response_cache.set(
+                record.id, user.text, turn.role, ChatReply(text, thought, end.model)
+            )
         log.info("voice turn", extra={"session_id": record.id, "timings": timings})
-        return TurnResult(
+        result = TurnResult(
             record.id,
             user.transcript,
-            reply.text,
-            reply.thinking,
-            speech.audio,
-            speech.format.value,
-            speech.sample_rate,
-            speech.duration,
+            text,
+            thought,
+            b"",
+            options.format.value,
+            rate,
+            seconds,
             timings,
             user_row.id,
             assistant_row.id,
-            cached,
+            known is not None,
+            end.usage,
         )
+        yield TurnDone(result)
 
-    async def _reply(self, record: SessionRecord, role: str, text: str) -> tuple[ChatReply, bool]:
-        if self.response_cache is not None:
-            hit = await self.response_cache.get(record.id, text, role)
-            if hit is not None:
-                return hit, True
+    async def _cached_reply(self, record: SessionRecord, role: str, text: str) -> ChatReply | None:
+        if self.response_cache is None:
+            return None
+        return await self.response_cache.get(record.id, text, role)
+
+    async def _ask(
+        self, record: SessionRecord, role: str, text: str
+    ) -> AsyncGenerator[ChatEvent, None]:
         budget = self.settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
         messages = build_prompt(self.settings, role, history, text, total)
         options = ChatOptions(self.settings.max_tokens, self.settings.temperature)
-        reply = await self.chat.complete(messages, options)
-        reply = replace(reply, text=strip_controls(reply.text).strip())
-        if not has_speakable(reply.text):
+        return self._checked(guarded(CHAT, self.chat.stream(messages, options)))
+
+    async def _checked(
+        self, events: AsyncGenerator[ChatEvent, None]
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """The chat's events; at the end, an error if it said nothing speakable."""
+        said, thought = [], False
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    said.append(event.text)
+                thought = thought or isinstance(event, ChatThinking)
+                yield event
+        if not has_speakable("".join(said)):
             raise UpstreamFailed(
                 upstream_name(self.chat.name),
-                "answered with no text to speak" + (" (only thinking)" if reply.thinking else ""),
+                "answered with no text to speak" + (" (only thinking)" if thought else ""),
                 code="upstream_empty_reply",
             )
-        return reply, False
+
+    @staticmethod
+    async def _replay(reply: ChatReply) -> AsyncGenerator[ChatEvent, None]:
+        """A cached reply, as if it were being written."""
+        if reply.thinking:
+            yield ChatThinking(reply.thinking)
+        yield TextDelta(reply.text)
+        yield ChatEnd(reply.model, reply.usage)
+
+    # -- the whole turn at once -----------------------------------------------------
+    async def process_text_only(self, session: str | SessionRecord, text: str) -> TurnResult:
+        return await self.collect(await self.begin_text(session, text))
+
+    async def process_message(self, session: str | SessionRecord, audio: bytes) -> TurnResult:
+        return await self.collect(await self.begin_audio(session, audio))
+
+    async def collect(self, turn: Turn) -> TurnResult:
+        """Run `turn` to its end; the result with its whole audio."""
+        audio = bytearray()
+        async with contextlib.aclosing(self.run(turn)) as events:
+            async for event in events:
+                if isinstance(event, AudioDelta):
+                    audio += event.audio
+                elif isinstance(event, TurnDone):
+                    return event.result.with_audio(bytes(audio))
+        raise AssertionError("a turn ends with TurnDone")

@@ -119,7 +119,14 @@ class TurnOut(BaseModel):
     audio_base64: str
     sample_rate: int
     audio_duration: float
-    timings: dict[str, float] = Field(description="Seconds per stage: stt, chat, tts, store.")
+    timings: dict[str, float] = Field(
+        description="Seconds from the start of the turn: stt, chat_first_token, chat "
+        "(the reply written), first_audio; tts_first_audio (from the first word written "
+        "to its first audio), tts, store, total."
+    )
+    usage: dict[str, int] = Field(
+        default_factory=dict, description="The chat model's prompt and completion tokens."
+    )
     user_message_id: int
     assistant_message_id: int
     cached: bool
@@ -139,4 +146,5 @@ class TurnOut(BaseModel):
             user_message_id=t.user_message_id,
             assistant_message_id=t.assistant_message_id,
             cached=t.cached,
+            usage=t.usage,
         )

@@ -1,6 +1,9 @@
 """POST /api/voice/sessions/{id}/messages (multipart `audio`: speech in, speech out)
 and /text (JSON `text`: text in, speech out). JSON by default; with `Accept: audio/*`
-the reply is the audio itself and the texts ride in URL-encoded headers."""
+the reply is the audio itself and the texts ride in URL-encoded headers; with
+`Accept: text/event-stream` the turn streams as Server-Sent Events while it is written
+and spoken (conversation.sse). What can be refused before anything is said (an unknown
+session, bad input, unreadable or silent audio) is refused with an HTTP status."""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
+from voice_worker.conversation.engine import Turn, VoiceChatEngine
 from voice_worker.conversation.protocol import TextTurn, TurnOut
+from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
 from voice_worker.conversation.turn import TurnResult
 from voice_worker.deps import EngineDep, TranscriberDep
 
@@ -28,15 +33,21 @@ async def voice_turn(
     audio: Annotated[UploadFile, File()],
 ) -> Response:
     transcriber.check_size(audio.size, "audio")  # VOICE_STT__MAX_BYTES, before reading
-    result = await engine.process_message(session_id, await audio.read())
-    return reply(result, request)
+    turn = await engine.begin_audio(session_id, await audio.read())
+    return await respond(engine, turn, request)
 
 
 @router.post("/{session_id}/text", response_model=TurnOut)
 async def text_turn(
     session_id: str, body: TextTurn, request: Request, engine: EngineDep
 ) -> Response:
-    return reply(await engine.process_text_only(session_id, body.text), request)
+    return await respond(engine, await engine.begin_text(session_id, body.text), request)
+
+
+async def respond(engine: VoiceChatEngine, turn: Turn, request: Request) -> Response:
+    if MEDIA_TYPE in request.headers.get("accept", ""):
+        return turn_events(engine.run(turn))
+    return reply(await engine.collect(turn), request)
 
 
 def reply(result: TurnResult, request: Request) -> Response:

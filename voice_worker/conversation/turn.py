@@ -5,9 +5,10 @@ with the request ID and never shown to the client."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, Awaitable
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from voice_worker.errors import UpstreamFailed, VoiceError
@@ -32,6 +33,10 @@ class TurnResult:
     user_message_id: int = 0
     assistant_message_id: int = 0
     cached: bool = False  # the chat reply came from the response cache
+    usage: dict[str, int] = field(default_factory=dict)  # the chat model's tokens
+
+    def with_audio(self, audio: bytes) -> TurnResult:
+        return replace(self, audio=audio)
 
 
 def speech_options(record: SessionRecord) -> SpeechOptions:
@@ -44,6 +49,19 @@ def speech_options(record: SessionRecord) -> SpeechOptions:
         sample_rate=s.sample_rate,
         language="",
     )
+
+
+async def guarded(name: str, stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
+    """`call_provider` for a stream: its items; an unexpected exception, UpstreamFailed."""
+    try:
+        async with contextlib.aclosing(stream):
+            async for item in stream:
+                yield item
+    except VoiceError:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", name)
+        raise UpstreamFailed(name, "failed unexpectedly (the worker's log has why)") from exc
 
 
 async def call_provider(name: str, call: Awaitable[T]) -> T:

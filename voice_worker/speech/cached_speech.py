@@ -169,6 +169,11 @@ class CachedSpeech:
         async for chunk in stream:
             yield chunk
 
+    async def remember(self, job: SpeechJob, audio: bytes) -> None:
+        """Keep audio produced elsewhere (a reply spoken as it was written) under the
+        key of its whole text, as if it had been synthesized here."""
+        await self.cache.set(job.key, fix_wav_sizes(audio), self.ttl_seconds)
+
     def _store(self, key: str) -> Callable[[bytes], Awaitable[None]]:
         async def store(audio: bytes) -> None:
             if audio:

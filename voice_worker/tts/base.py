@@ -3,7 +3,7 @@ and the optional capabilities a provider may add (a catalogue of voices and mode
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -79,3 +79,24 @@ class SupportsModels(Protocol):
     """Lists its models (GET /v1/models, and the store's copy of them)."""
 
     async def models(self) -> list[ModelDescription]: ...
+
+
+@dataclass(frozen=True)
+class SpeechPiece:
+    """The next bytes of a streamed reply's audio (one valid file in all); `text` is
+    set on the piece where a sentence's audio begins, `text_start` says when (seconds
+    of audio), so a player's position maps back to the words heard."""
+
+    audio: bytes
+    text: str = ""
+    text_start: float = 0.0
+
+
+@runtime_checkable
+class StreamsText(Protocol):
+    """Takes text as it is written (a chat model's deltas) and speaks each sentence as
+    soon as its end is certain (the model server's SynthesizeTextStream)."""
+
+    def stream_text(
+        self, texts: AsyncIterator[str], options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]: ...

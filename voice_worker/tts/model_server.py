@@ -9,7 +9,7 @@ reason), never from its message."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,7 +27,13 @@ from voice_worker.errors import (
     VoiceError,
 )
 from voice_worker.lifecycle import Readiness
-from voice_worker.tts.base import ModelDescription, Speech, SpeechOptions, VoiceDescription
+from voice_worker.tts.base import (
+    ModelDescription,
+    Speech,
+    SpeechOptions,
+    SpeechPiece,
+    VoiceDescription,
+)
 
 NAME = "model server"
 LIST_TIMEOUT = 5.0
@@ -111,6 +117,40 @@ class ModelServerTTS:
             raise map_error(exc) from None
         finally:
             call.cancel()
+
+    async def stream_text(
+        self, texts: AsyncIterator[str], options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]:
+        """SynthesizeTextStream: the config, then the text as it comes; closing this
+        generator cancels the call, and the server stops what is not yet spoken."""
+
+        async def requests() -> AsyncIterator[pb.TextStreamRequest]:
+            yield pb.TextStreamRequest(config=self._config(options))
+            async for text in texts:
+                yield pb.TextStreamRequest(text=text)
+
+        call = self.stub.SynthesizeTextStream(
+            requests(), timeout=self.timeout, metadata=self._metadata()
+        )
+        try:
+            async for chunk in call:
+                if chunk.audio or chunk.text:
+                    yield SpeechPiece(chunk.audio, chunk.text, chunk.text_start_seconds)
+        except grpc.aio.AioRpcError as exc:
+            raise map_error(exc) from None
+        finally:
+            call.cancel()
+
+    def _config(self, options: SpeechOptions) -> pb.TextStreamConfig:
+        return pb.TextStreamConfig(
+            model=options.model,
+            voice=options.voice,
+            language=options.language,
+            format=PB_FORMATS[options.format],
+            sample_rate=options.sample_rate,
+            speed=options.speed,
+            instructions=options.instructions,
+        )
 
     async def voices(self) -> list[VoiceDescription]:
         try:

@@ -3,16 +3,39 @@ from ElevenLabs): ask it for raw PCM (s16le mono) and encode here with PyAV."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from shared.audio.encoding import StreamEncoder
 from shared.audio.formats import AudioFormat
-from voice_worker.tts.base import SpeechOptions, TTSProvider
+from voice_worker.tts.base import SpeechOptions, SpeechPiece, TTSProvider
 
 PCM_RATE = 24_000  # what we ask for when the request names no rate (OpenAI's pcm rate)
+
+
+async def encode_pieces(
+    pieces: AsyncIterator[SpeechPiece],
+    input_rate: int,
+    fmt: AudioFormat,
+    output_rate: int = 0,
+    bit_rate: int = 0,
+) -> AsyncGenerator[SpeechPiece, None]:
+    """s16le mono pieces (any boundaries) in, `fmt` pieces out (one valid file), the
+    sentence marks kept."""
+    encoder = StreamEncoder(fmt, input_rate, output_rate, bit_rate=bit_rate)
+    carry = b""
+    async for piece in pieces:
+        data = carry + piece.audio
+        usable = len(data) - len(data) % 2
+        carry = data[usable:]
+        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
+        out = encoder.write(samples) if usable else b""
+        if out or piece.text:
+            yield SpeechPiece(out, piece.text, piece.text_start)
+    if tail := encoder.close():
+        yield SpeechPiece(tail)
 
 
 async def encode_pcm_stream(
@@ -23,20 +46,13 @@ async def encode_pcm_stream(
     bit_rate: int = 0,
 ) -> AsyncIterator[bytes]:
     """s16le mono chunks (any boundaries) in, `fmt` chunks out (one valid file)."""
-    encoder = StreamEncoder(fmt, input_rate, output_rate, bit_rate=bit_rate)
-    carry = b""
-    async for chunk in pcm:
-        data = carry + chunk
-        usable = len(data) - len(data) % 2
-        carry = data[usable:]
-        if usable:
-            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
-            out = encoder.write(samples)
-            if out:
-                yield out
-    tail = encoder.close()
-    if tail:
-        yield tail
+
+    async def pieces() -> AsyncIterator[SpeechPiece]:
+        async for chunk in pcm:
+            yield SpeechPiece(chunk)
+
+    async for piece in encode_pieces(pieces(), input_rate, fmt, output_rate, bit_rate):
+        yield piece.audio
 
 
 def stream_any_format(
