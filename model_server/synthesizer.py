@@ -121,13 +121,20 @@ class Synthesizer:
         async def whole() -> AsyncIterator[str]:
             yield request.text
 
-        async for chunk in self.stream_text(request, whole(), kind="stream"):
+        async for chunk in self.stream_text(request, whole(), kind="stream", accept=False):
             yield chunk
 
     async def stream_text(
-        self, settings: VoiceSettings, texts: AsyncIterator[str], kind: str = "text stream"
+        self,
+        settings: VoiceSettings,
+        texts: AsyncIterator[str],
+        kind: str = "text stream",
+        accept: bool = True,
     ) -> AsyncIterator[SpeechChunk]:
-        """Text in pieces in, the audio of each sentence out as soon as it is known."""
+        """Text in pieces in, the audio of each sentence out as soon as it is known.
+        With `accept`, an empty first chunk says the settings are good and the model is
+        loaded: a client may wait for it before it writes text, so that a refusal never
+        meets its writes (grpc/grpc#36066 turns such a status into INTERNAL)."""
         chosen = self.plan(settings)
         start = time.perf_counter()
         with self._admit():
@@ -157,6 +164,9 @@ class Synthesizer:
                         text_start,
                     )
 
+                if accept:
+                    yield chunk(b"")
+                    sequence += 1
                 pipeline = sentence_audio(runner, chosen, texts, self.max_text_chars)
                 async for item in pipeline:
                     if isinstance(item, SentenceStart):

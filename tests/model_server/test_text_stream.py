@@ -93,11 +93,13 @@ async def test_a_sentence_is_spoken_before_the_text_is_complete() -> None:
             yield pb.TextStreamRequest(text="ond one follows.")
 
         chunks = server.stub.SynthesizeTextStream(slow_writer(), timeout=60).__aiter__()
+        accepted = await anext(chunks)
+        assert (accepted.sequence, accepted.audio, accepted.model) == (0, b"", "piper-joe")
         first = await anext(chunks)
         assert first.text == "The first sentence is here."
         more.set()
         rest = [chunk async for chunk in chunks]
-    texts = [c.text for c in [first, *rest] if c.text]
+    texts = [c.text for c in [accepted, first, *rest] if c.text]
     assert texts == ["The first sentence is here.", "And the second one follows."]
 
 
@@ -107,15 +109,18 @@ async def test_the_first_sentence_of_a_reply_overtakes_later_sentences_of_anothe
     async with served(piper={"workers": 1, "solo_threads": 1}) as server:
         recording = record(server)
         a = server.stub.SynthesizeTextStream(requests([LONG]), timeout=120).__aiter__()
-        await anext(a)
-        await anext(a)  # A's second sentence sent: its third runs, its fourth waits
+        for _ in range(3):  # accepted, then A's first two sentences sent
+            await anext(a)  # (its third runs, its fourth waits)
         b = [c async for c in server.stub.SynthesizeTextStream(requests(["Quick one."]))]
         assert b[-1].final
         a_rest = [c async for c in a]
         assert a_rest[-1].final
     a_sentences = split_sentences(LONG)
     # B's first sentence took the slot before A's fourth, which had waited longer
-    assert recording.texts[:5] == [*a_sentences[:3], "Quick one.", a_sentences[3]]
+    # (first in, first out would have run A's fourth first)
+    order = recording.texts
+    assert order.index("Quick one.") < order.index(a_sentences[3]), order[:6]
+    assert order[:2] == a_sentences[:2]
 
 
 async def test_cancelling_stops_what_is_not_yet_spoken() -> None:
@@ -166,14 +171,17 @@ async def test_bad_streams_get_the_usual_status(
     messages: list[pb.TextStreamRequest], code: str, field: str, reason: str
 ) -> None:
     async with served(max_text_chars=100) as server:
+        accepted = asyncio.Event()
 
         async def send() -> AsyncIterator[pb.TextStreamRequest]:
-            for message in messages:
+            yield messages[0]
+            await accepted.wait()  # as the contract asks: text once the config is accepted
+            for message in messages[1:]:
                 yield message
 
         async def drain() -> None:
             async for _ in server.stub.SynthesizeTextStream(send(), timeout=30):
-                pass
+                accepted.set()
 
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await drain()

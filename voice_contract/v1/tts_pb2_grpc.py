@@ -98,8 +98,10 @@ class TextToSpeechServicer:
         """Text in, audio out, both streamed: the first message carries the settings, the
         next ones text in pieces of any size (a chat model's deltas); half-closing says
         the text is complete. Each sentence is synthesized as soon as its end is certain,
-        and the chunks are one valid file, as with SynthesizeStream. The first chunk of a
-        sentence carries its text. Cancelling stops what is not yet spoken.
+        and the chunks are one valid file, as with SynthesizeStream. The first chunk has
+        no audio: it says the config is good and the model ready (a client should wait
+        for it before writing text). The first chunk of a sentence carries its text.
+        Cancelling stops what is not yet spoken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -9,6 +9,7 @@ reason), never from its message."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
@@ -121,11 +122,14 @@ class ModelServerTTS:
     async def stream_text(
         self, texts: AsyncIterator[str], options: SpeechOptions
     ) -> AsyncGenerator[SpeechPiece, None]:
-        """SynthesizeTextStream: the config, then the text as it comes; closing this
-        generator cancels the call, and the server stops what is not yet spoken."""
+        """SynthesizeTextStream: the config; once the server has accepted it (its empty
+        first chunk), the text as it comes. Closing this generator cancels the call,
+        and the server stops what is not yet spoken."""
+        accepted = asyncio.Event()
 
         async def requests() -> AsyncIterator[pb.TextStreamRequest]:
             yield pb.TextStreamRequest(config=self._config(options))
+            await accepted.wait()  # a refused config never meets a write of ours
             async for text in texts:
                 yield pb.TextStreamRequest(text=text)
 
@@ -134,6 +138,7 @@ class ModelServerTTS:
         )
         try:
             async for chunk in call:
+                accepted.set()
                 if chunk.audio or chunk.text:
                     yield SpeechPiece(chunk.audio, chunk.text, chunk.text_start_seconds)
         except grpc.aio.AioRpcError as exc:
