@@ -57,6 +57,7 @@ class PcmSpeech:
             text,
             AudioFormat.PCM,
             voice=voice.name,
+            model=voice.model,
             sample_rate=self.sample_rate,
             language=voice.language,
             text_param="text",

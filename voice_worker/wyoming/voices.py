@@ -26,11 +26,13 @@ _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]+)*$")
 
 @dataclass(frozen=True)
 class VoiceChoice:
-    """What to ask CachedSpeech for: a voice name ("" = the default) and a language
-    ("" = the voice's own)."""
+    """What to ask CachedSpeech for: a voice name ("" = the default), its model (the
+    model server looks a voice up in the model it is asked for, the default one unless
+    told) and a language ("" = the voice's own)."""
 
     name: str = ""
     language: str = ""
+    model: str = ""
 
 
 def language_codes(languages: tuple[str, ...]) -> list[str]:
@@ -90,15 +92,21 @@ class VoiceDirectory:
         """The voice a request asks for by name (or by speaker: every speaker of a
         model is a voice here), else one that speaks its language, else the default,
         which is logged, as wyoming-piper does."""
-        voices = (await self.snapshot()).voices
+        catalogue = await self.snapshot()
+        voices = catalogue.voices
         if not voices:  # no catalogue: let the model server judge the name
             return VoiceChoice(name, language)
-        known = {v.name: v for v in voices}
+        default = next((m.name for m in catalogue.models if m.is_default), "")
+        known: dict[str, VoiceDescription] = {}
+        for voice in voices:  # a name two models share: the default model's
+            if voice.name not in known or voice.model == default:
+                known[voice.name] = voice
         aliases = {alias.lower() for alias in self.catalog.voice_aliases}
         for wanted in (name, speaker):
             if wanted in known:
                 voice = known[wanted]
-                return VoiceChoice(wanted, language if language and speaks(voice, language) else "")
+                spoken = language if language and speaks(voice, language) else ""
+                return VoiceChoice(wanted, spoken, voice.model)
             if wanted and wanted.lower() in aliases:
                 return VoiceChoice(wanted, "")
         if name:
@@ -108,9 +116,9 @@ class VoiceDirectory:
             )
             return VoiceChoice()
         if language:
-            for voice in voices:
+            for voice in sorted(voices, key=lambda v: v.model != default):
                 if speaks(voice, language):
-                    return VoiceChoice(voice.name, language)
+                    return VoiceChoice(voice.name, language, voice.model)
             log.warning(
                 "no voice speaks the language; speaking with the default voice",
                 extra={"language": language},
