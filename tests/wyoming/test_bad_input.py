@@ -152,8 +152,10 @@ def header(kind: str, payload_length: int = 0, **data: object) -> bytes:
         b"this is not json\n",
         b"[1, 2, 3]\n",
         b'{"data": {}}\n',
+        # a gigabyte announced: refused before any of it is read
+        header("audio-chunk", 10**9, rate=16_000, width=2, channels=1) + b"\x00" * 1000,
     ],
-    ids=["payload-longer-than-declared", "not-json", "not-an-object", "no-type"],
+    ids=["payload-longer-than-declared", "not-json", "not-an-object", "no-type", "too-large"],
 )
 async def test_broken_framing_closes_the_connection_with_a_log_line(
     wyoming: Process, garbage: bytes

@@ -11,12 +11,14 @@ import signal
 from pathlib import Path
 
 import pytest
+from wyoming.asr import Transcribe, Transcript
 from wyoming.client import AsyncUnixClient
+from wyoming.error import Error
 from wyoming.info import Describe, Info
-from wyoming.tts import SynthesizeChunk, SynthesizeStart, SynthesizeStop
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from tests.helpers import Process
-from tests.wyoming.support import Audio, client, read_until, wyoming_process
+from tests.helpers import Process, free_port
+from tests.wyoming.support import Audio, client, read_until, send_audio, wyoming_process
 
 MOCK = {"VOICE_STT__PROVIDER": "mock"}
 
@@ -73,3 +75,30 @@ async def test_a_unix_socket(tmp_path: Path, model_server: Process) -> None:
         wyoming.popen.send_signal(signal.SIGTERM)
         assert wyoming.popen.wait(timeout=20) == 0
     assert not path.exists()  # removed at shutdown
+
+
+async def test_without_a_model_server_describe_answers_and_speech_is_an_error_event(
+    tmp_path: Path,
+) -> None:
+    nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there
+    with wyoming_process(tmp_path, nowhere, MOCK) as wyoming:
+        async with client(wyoming) as c:
+            await c.write_event(Describe().event())
+            (info,) = await read_until(c, "info")
+            assert Info.from_event(info).tts[0].voices == []
+            assert Info.from_event(info).asr[0].models[0].name == "mock"
+            await c.write_event(Synthesize(text="Hello there.").event())
+            (error,) = await read_until(c, "audio-stop")
+            assert Error.from_event(error).code == "upstream_unavailable"
+            await c.write_event(SynthesizeStart().event())
+            await c.write_event(SynthesizeChunk(text="Hello there. And more.").event())
+            await c.write_event(SynthesizeStop().event())
+            (error,) = await read_until(c, "synthesize-stopped")  # stops at the error
+            assert Error.from_event(error).code == "upstream_unavailable"
+            stopped = await read_until(c, "synthesize-stopped")
+            assert [e.type for e in stopped] == ["synthesize-stopped"]
+            # speech-to-text does not need the model server
+            await c.write_event(Transcribe().event())
+            await send_audio(c, b"\x00\x00" * 16_000, 16_000, 2, 1)
+            events = await read_until(c, "transcript-stop")
+            assert Transcript.from_event(events[-2]).text == "hello from the mock"

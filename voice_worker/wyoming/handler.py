@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.event import Event, async_write_event
 from wyoming.ping import Pong
 from wyoming.server import AsyncEventHandler
 
@@ -27,6 +27,7 @@ from voice_worker.stt.base import STTProvider
 from voice_worker.transcription.transcriber import Transcriber
 from voice_worker.wyoming.asr import Transcription
 from voice_worker.wyoming.errors import error_event, internal_error_event
+from voice_worker.wyoming.framing import BoundedReader, EventTooLarge, read_event
 from voice_worker.wyoming.info import describe
 from voice_worker.wyoming.tts import PcmSpeech, Synthesis
 from voice_worker.wyoming.voices import VoiceDirectory
@@ -55,6 +56,7 @@ class WyomingHandler(AsyncEventHandler):
     ) -> None:
         super().__init__(reader, writer)
         self.services = services
+        self.events = BoundedReader(reader, services.transcriber.max_bytes)
         self.connection = new_request_id()
         self.closing = False  # the server is stopping: leave once idle
         self._handling = False
@@ -100,21 +102,24 @@ class WyomingHandler(AsyncEventHandler):
         try:
             while self._is_running:
                 try:
-                    event = await async_read_event(self.reader)
+                    event = await read_event(self.events)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     log.info("wyoming client left in the middle of an event")
+                    break
+                except EventTooLarge as exc:
+                    await self._refuse(str(exc))
                     break
                 except Exception as exc:  # JSON, but not an event header
                     await self._refuse(f"not a Wyoming event ({type(exc).__name__}: {exc})")
                     break
                 if event is None:
-                    if not self.idle:
-                        log.info("wyoming client left in the middle of a request")
-                    if not self.reader.at_eof():
+                    if not self.events.at_eof():
                         await self._refuse(
                             "an event header that is not JSON (or the bytes after a payload "
                             "longer than its header said)"
                         )
+                    elif not self.idle:
+                        log.info("wyoming client left in the middle of a request")
                     break
                 if not await self.handle_event(event) or (self.closing and self.idle):
                     break
