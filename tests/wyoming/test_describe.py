@@ -40,3 +40,11 @@ def test_zeroconf_is_off_unless_asked() -> None:
     settings = WyomingSettings()
     assert settings.zeroconf is False
     assert settings.uri == "tcp://127.0.0.1:10300"
+
+
+async def test_ping_is_answered_and_select_program_accepted(wyoming: Process) -> None:
+    async with client(wyoming) as c:
+        await c.write_event(Event("select-program", data={"name": "voice-engine"}))
+        await c.write_event(Event("ping", data={"text": "hi"}))
+        (pong,) = await read_until(c, "pong")
+    assert pong.data == {"text": "hi"}

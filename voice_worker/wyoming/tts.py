@@ -148,16 +148,20 @@ class SentenceStream:
                 log.debug("nothing to say in a streamed sentence", extra={"chars": len(sentence)})
 
 
+def _string(data: Mapping[str, Any], name: str) -> str:
+    """A text field; absent, null or not text reads as "" (Home Assistant sends all three)."""
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
 def _text(data: Mapping[str, Any]) -> str:
-    text = data.get("text")
-    return text if isinstance(text, str) else ""
+    return _string(data, "text")
 
 
 def _voice_fields(data: Mapping[str, Any]) -> tuple[str, str, str]:
     voice = data.get("voice")
     voice = voice if isinstance(voice, dict) else {}
-    fields = (voice.get("name"), voice.get("language"), voice.get("speaker"))
-    return tuple(v if isinstance(v, str) else "" for v in fields)  # type: ignore[return-value]
+    return _string(voice, "name"), _string(voice, "language"), _string(voice, "speaker")
 
 
 class Synthesis:
