@@ -32,14 +32,20 @@ class SentenceStart:
     text: str
 
 
+@dataclass(frozen=True)
+class SentenceEnd:
+    """The sentence's blocks have all been given."""
+
+
 async def sentence_audio(
     runner: ModelRunner,
     plan: Plan,
     texts: AsyncIterator[str],
     max_chars: int,
     lookahead: int = 2,
-) -> AsyncIterator[SentenceStart | FloatArray]:
-    """For each sentence of `texts`, in order: its SentenceStart, then its audio.
+) -> AsyncIterator[SentenceStart | SentenceEnd | FloatArray]:
+    """For each sentence of `texts`, in order: its SentenceStart, its audio, its
+    SentenceEnd.
     Raises InvalidRequestError for text a voice cannot speak (a control character, more
     than `max_chars` in all, nothing to say at all)."""
     ready: asyncio.Queue[tuple[str, StreamHandle] | Exception | None] = asyncio.Queue()
@@ -80,6 +86,7 @@ async def sentence_audio(
             yield SentenceStart(sentence)
             async for block in handle:
                 yield block
+            yield SentenceEnd()
             room.release()
     finally:
         producer.cancel()

@@ -191,6 +191,7 @@ def chunk_message(chunk: SpeechChunk) -> pb.AudioChunk:
         voice=chunk.voice,
         text=chunk.text,
         text_start_seconds=chunk.text_start,
+        sentence_end=chunk.sentence_end,
     )
 
 

@@ -26,7 +26,7 @@ from model_server.batching import ModelRunner
 from model_server.errors import InvalidRequestError, OverloadedError
 from model_server.planning import Plan, SpeechRequest, VoiceSettings, check_text, plan
 from model_server.registry import ModelRegistry
-from model_server.sentences import SentenceStart, sentence_audio
+from model_server.sentences import SentenceEnd, SentenceStart, sentence_audio
 from shared.audio.decoding import AudioDecodeError
 from shared.audio.decoding import decode as decode_audio
 from shared.audio.encoding import StreamEncoder, encode
@@ -64,6 +64,7 @@ class SpeechChunk:
     voice: str
     text: str = ""  # the sentence whose audio starts in this chunk
     text_start: float = 0.0  # where it starts, in seconds of audio
+    sentence_end: bool = False  # the sentence's audio is all out (pcm, wav)
 
 
 class Synthesizer:
@@ -150,7 +151,7 @@ class Synthesizer:
                 sequence, samples, chars, sentences = 0, 0, 0, 0
                 text, text_start = "", 0.0
 
-                def chunk(data: bytes, final: bool = False) -> SpeechChunk:
+                def chunk(data: bytes, final: bool = False, end: bool = False) -> SpeechChunk:
                     return SpeechChunk(
                         data,
                         sequence,
@@ -162,6 +163,7 @@ class Synthesizer:
                         chosen.voice,
                         text,
                         text_start,
+                        end,
                     )
 
                 if accept:
@@ -172,6 +174,11 @@ class Synthesizer:
                     if isinstance(item, SentenceStart):
                         text, text_start = item.text, samples / backend.sample_rate
                         chars, sentences = chars + len(item.text), sentences + 1
+                        continue
+                    if isinstance(item, SentenceEnd):
+                        if accept:  # a text stream says where each sentence ends
+                            yield chunk(b"", end=True)
+                            sequence, text = sequence + 1, ""
                         continue
                     samples += len(item)
                     if data := encoder.write(item):

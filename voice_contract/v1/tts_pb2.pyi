@@ -96,7 +96,7 @@ class SynthesizeResponse(_message.Message):
     def __init__(self, audio: _Optional[bytes] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
-    __slots__ = ("audio", "sequence", "format", "sample_rate", "duration_seconds", "final", "model", "voice", "text", "text_start_seconds")
+    __slots__ = ("audio", "sequence", "format", "sample_rate", "duration_seconds", "final", "model", "voice", "text", "text_start_seconds", "sentence_end")
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +107,7 @@ class AudioChunk(_message.Message):
     VOICE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     TEXT_START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SENTENCE_END_FIELD_NUMBER: _ClassVar[int]
     audio: bytes
     sequence: int
     format: AudioFormat
@@ -117,7 +118,8 @@ class AudioChunk(_message.Message):
     voice: str
     text: str
     text_start_seconds: float
-    def __init__(self, audio: _Optional[bytes] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., final: _Optional[bool] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ..., text: _Optional[str] = ..., text_start_seconds: _Optional[float] = ...) -> None: ...
+    sentence_end: bool
+    def __init__(self, audio: _Optional[bytes] = ..., sequence: _Optional[int] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., duration_seconds: _Optional[float] = ..., final: _Optional[bool] = ..., model: _Optional[str] = ..., voice: _Optional[str] = ..., text: _Optional[str] = ..., text_start_seconds: _Optional[float] = ..., sentence_end: _Optional[bool] = ...) -> None: ...
 
 class Voice(_message.Message):
     __slots__ = ("name", "model", "languages", "gender", "description")

@@ -85,11 +85,13 @@ class SupportsModels(Protocol):
 class SpeechPiece:
     """The next bytes of a streamed reply's audio (one valid file in all); `text` is
     set on the piece where a sentence's audio begins, `text_start` says when (seconds
-    of audio), so a player's position maps back to the words heard."""
+    of audio), so a player's position maps back to the words heard; `sentence_end` on
+    the piece after which a sentence's audio is all out."""
 
     audio: bytes
     text: str = ""
     text_start: float = 0.0
+    sentence_end: bool = False  # the sentence's audio is all given (PCM)
 
 
 @runtime_checkable

@@ -139,8 +139,10 @@ class ModelServerTTS:
         try:
             async for chunk in call:
                 accepted.set()
-                if chunk.audio or chunk.text:
-                    yield SpeechPiece(chunk.audio, chunk.text, chunk.text_start_seconds)
+                if chunk.audio or chunk.text or chunk.sentence_end:
+                    yield SpeechPiece(
+                        chunk.audio, chunk.text, chunk.text_start_seconds, chunk.sentence_end
+                    )
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
         finally:

@@ -59,3 +59,4 @@ async def by_sentence(
             yield SpeechPiece(audio, mark, seconds if mark else 0.0)
             mark = ""
             seconds += len(audio) / 2 / pcm.sample_rate
+        yield SpeechPiece(b"", sentence_end=True)

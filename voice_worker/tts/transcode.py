@@ -32,8 +32,8 @@ async def encode_pieces(
         carry = data[usable:]
         samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
         out = encoder.write(samples) if usable else b""
-        if out or piece.text:
-            yield SpeechPiece(out, piece.text, piece.text_start)
+        if out or piece.text or piece.sentence_end:
+            yield SpeechPiece(out, piece.text, piece.text_start, piece.sentence_end)
     if tail := encoder.close():
         yield SpeechPiece(tail)
 

@@ -9,8 +9,10 @@
 
 Audio is s16le mono at VOICE_WYOMING__SAMPLE_RATE (22050 Hz by default, the Piper
 voice's own; the model server resamples other voices), `samples_per_chunk` samples per
-`audio-chunk`. Speech comes from the worker's `CachedSpeech` (the text rule, the audio
-cache, single flight) as PCM; the voice from `VoiceDirectory.choose` (an unknown name
+`audio-chunk`. A `synthesize` is spoken through the worker's `CachedSpeech` (the text
+rule, the audio cache, single flight); a stream through the model server's text stream
+(`speak_text`: each sentence synthesized as soon as its end is certain, the next one
+while this one plays). The voice comes from `VoiceDirectory.choose` (an unknown name
 falls back to the default voice, with one log line)."""
 
 from __future__ import annotations
@@ -26,18 +28,26 @@ from wyoming.event import Event
 from wyoming.tts import SynthesizeStopped
 
 from shared.audio.formats import AudioFormat
-from shared.speakable import TextIssue
-from shared.text import SentenceBuffer
+from shared.speakable import TextIssue, strip_controls
 from voice_worker.errors import InvalidRequest
 from voice_worker.speech.cached_speech import TEXT_CODES, CachedSpeech
+from voice_worker.tts.base import SpeechOptions, SpeechPiece
+from voice_worker.tts.text_stream import speak_text
 from voice_worker.wyoming.voices import VoiceChoice, VoiceDirectory
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[Event], Awaitable[None]]
 Report = Callable[[Exception], Awaitable[None]]
-#: a sentence with nothing to say ("...", an emoji) is skipped in a stream, not an error
-_SILENT = frozenset({TEXT_CODES[TextIssue.EMPTY], TEXT_CODES[TextIssue.NOT_SPEAKABLE]})
+#: a stream with nothing to say ("...", an emoji) says nothing; no error (the model
+#: server's reasons, as the worker's codes, and CachedSpeech's own)
+_SILENT = frozenset(
+    {
+        "text_empty",
+        "text_not_speakable",
+        *(TEXT_CODES[i] for i in (TextIssue.EMPTY, TextIssue.NOT_SPEAKABLE)),
+    }
+)
 
 
 class PcmSpeech:
@@ -93,15 +103,14 @@ async def send_audio(
 
 
 class SentenceStream:
-    """Text in pieces in, PCM out sentence by sentence: each sentence `SentenceBuffer`
-    releases is synthesized as soon as it is released, while more text arrives. The one
-    piece to swap for a text-in/audio-out call to the model server: `write`, `close`,
-    `abort`, and `utterances()` (one PCM stream per sentence, in order)."""
+    """Text in pieces in (`write`, then `close`), speech out as it is written: the
+    model server's text stream (`speak_text`: each sentence synthesized as soon as its
+    end is certain, the next while this one plays, the first one urgent), as PCM pieces
+    marked where each sentence begins. `abort` speaks nothing more."""
 
     def __init__(self, speech: PcmSpeech, voice: VoiceChoice) -> None:
         self.speech = speech
         self.voice = voice
-        self.sentences = SentenceBuffer()
         self.queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.chars = 0
         self.closed = False
@@ -118,17 +127,13 @@ class SentenceStream:
                 param="text",
                 code=TEXT_CODES[TextIssue.TOO_LONG],
             )
-        for sentence in self.sentences.feed(text):
-            self.queue.put_nowait(sentence)
+        if text:
+            self.queue.put_nowait(strip_controls(text))
 
     def close(self) -> None:
-        if not self.closed:
-            for sentence in self.sentences.close():
-                self.queue.put_nowait(sentence)
-            self._end()
+        self._end()
 
     def abort(self) -> None:
-        """Speak nothing more (the sentence being spoken is finished)."""
         while not self.queue.empty():
             self.queue.get_nowait()
         self._end()
@@ -138,14 +143,31 @@ class SentenceStream:
             self.closed = True
             self.queue.put_nowait(None)
 
-    async def utterances(self) -> AsyncIterator[AsyncIterator[bytes]]:
-        while (sentence := await self.queue.get()) is not None:
-            try:
-                yield await self.speech.pcm(sentence, self.voice)
-            except InvalidRequest as exc:
-                if exc.code not in _SILENT:
-                    raise
-                log.debug("nothing to say in a streamed sentence", extra={"chars": len(sentence)})
+    async def _texts(self) -> AsyncIterator[str]:
+        while (text := await self.queue.get()) is not None:
+            yield text
+
+    async def pieces(self) -> AsyncIterator[SpeechPiece]:
+        """The PCM as it is spoken; a piece with `text` begins a sentence. A stream
+        with nothing to say says nothing (no error)."""
+        options = SpeechOptions(
+            voice=self.voice.name,
+            model=self.voice.model,
+            format=AudioFormat.PCM,
+            sample_rate=self.speech.sample_rate,
+            language=self.voice.language,
+        )
+        speech = self.speech.speech
+        try:
+            async with contextlib.aclosing(
+                speak_text(speech.provider, self._texts(), options, speech.bit_rates)
+            ) as pieces:
+                async for piece in pieces:
+                    yield piece
+        except InvalidRequest as exc:
+            if exc.code not in _SILENT:
+                raise
+            log.debug("nothing to say in a streamed text")
 
 
 def _string(data: Mapping[str, Any], name: str) -> str:
@@ -232,9 +254,34 @@ class Synthesis:
         await self.send(SynthesizeStopped().event())
 
     async def _speak(self, stream: SentenceStream) -> None:
+        """One `audio-start` ... `audio-stop` per sentence, as Wyoming streams speak."""
+        rate, size = self.speech.sample_rate, self.samples_per_chunk * 2
+        pending, started = bytearray(), False
+
+        async def flush(everything: bool) -> None:
+            end = len(pending) - len(pending) % 2 if everything else len(pending) // size * size
+            for at in range(0, end, size):
+                chunk = bytes(pending[at : min(at + size, end)])
+                await self.send(AudioChunk(rate=rate, width=2, channels=1, audio=chunk).event())
+            del pending[:end]
+
         try:
-            async for pcm in stream.utterances():
-                await self._play(pcm)
+            async for piece in stream.pieces():
+                if piece.text:
+                    if started:
+                        await flush(everything=True)
+                        await self.send(AudioStop().event())
+                    await self.send(AudioStart(rate=rate, width=2, channels=1).event())
+                    pending.clear()
+                    started = True
+                pending.extend(piece.audio)
+                await flush(everything=piece.sentence_end)
+                if piece.sentence_end and started:
+                    await self.send(AudioStop().event())
+                    started = False
+            if started:
+                await flush(everything=True)
+                await self.send(AudioStop().event())
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:  # reported on the connection; the stream speaks no more
