@@ -2,12 +2,17 @@
 /work/shared/api-contracts.md): `POST /api/v1/chat/completions` with Bearer auth,
 SSE streaming (`reasoning_content` before `content`, `data: [DONE]`), Venice's error
 shapes and the x-ratelimit-* headers on every response. Tests choose what it answers
-by setting `fake.scenario`."""
+by setting `fake.scenario`. Streams can be paced by the test (`paced`: the first
+sentence, then the rest once `fake.release` is set) or fail half-way (`broken`: an
+error event after the first sentence, as OpenAI-compatible servers send them), and the
+fake counts the streams whose client left before the end (`fake.abandoned`); `long`
+writes twelve sentences, 0.3 s apart."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 KEY = "venice-test-key"
+PAUSE, BREAK = "\x00pause", "\x00break"  # markers in a scripted stream, never sent
 VENICE_BOOLS = {
     "strip_thinking_response",
     "disable_thinking",
@@ -35,6 +41,19 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
     "unclosed": ([], ["<think>Let me think ", "about this for a long ", "time"]),
     "plain": ([], ["Hello ", "from Venice."]),
     "slow": ([], ["Too ", "late."]),
+    "paced": (
+        [],
+        [
+            "The first sentence ",
+            "is short. ",
+            PAUSE,
+            "The second one ",
+            "comes later. ",
+            "And a third one ends it.",
+        ],
+    ),
+    "broken": ([], ["This sentence arrives. ", BREAK]),
+    "long": ([], [f"Sentence number {i} keeps the voice busy for a while. " for i in range(12)]),
 }
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "429": (429, {"error": "Rate limit exceeded"}),
@@ -111,6 +130,8 @@ class FakeVenice:
     def __init__(self) -> None:
         self.scenario = "reasoning"
         self.requests: list[dict[str, Any]] = []
+        self.release = threading.Event()  # `paced`: the rest of the reply may come
+        self.abandoned = 0  # streams whose client closed the connection before the end
         self.app = FastAPI()
         self.app.post("/api/v1/chat/completions")(self.completions)
 
@@ -156,11 +177,31 @@ class FakeVenice:
     async def _sse(
         self, body: dict[str, Any], reasoning: list[str], content: list[str]
     ) -> AsyncIterator[str]:
+        finished = False
+        try:
+            async for event in self._events(body, reasoning, content):
+                yield event
+            finished = True
+        finally:
+            if not finished:
+                self.abandoned += 1
+
+    async def _events(
+        self, body: dict[str, Any], reasoning: list[str], content: list[str]
+    ) -> AsyncIterator[str]:
         yield self._chunk(body, {"role": "assistant", "content": ""}, None)
         for part in reasoning:
             yield self._chunk(body, {"reasoning_content": part}, None)
         for part in content:
+            if part == PAUSE:
+                await asyncio.to_thread(self.release.wait, 20)
+                continue
+            if part == BREAK:
+                error = {"message": "Inference failed mid-stream", "type": "server_error"}
+                yield f"data: {json.dumps({'error': error})}\n\n"
+                return
             yield self._chunk(body, {"content": part}, None)
+            await asyncio.sleep(0.3 if self.scenario == "long" else 0.01)
         yield self._chunk(body, {}, "stop")
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
