@@ -1,6 +1,6 @@
 // Example bridge server: the web app's Express backend forwards /api/voice/* (and the
 // OpenAI-style /v1/audio/*) to the Python voice workers, streaming request and reply
-// bodies (audio uploads, chunked audio) without buffering them.
+// bodies (audio uploads, chunked audio, Server-Sent Events) without buffering them.
 //
 //   WORKER_URLS=http://10.0.0.5:8001,http://10.0.0.6:8001 PORT=3000 node server.js
 //
@@ -41,9 +41,19 @@ function forward(req, res, attempt = 0) {
       for (const [name, value] of Object.entries(reply.headers)) {
         if (value !== undefined) res.setHeader(name, value);
       }
+      // Server-Sent Events (a streamed turn): each event goes out as it comes.
+      if (String(reply.headers["content-type"] || "").startsWith("text/event-stream")) {
+        res.flushHeaders();
+        reply.socket.setNoDelay(true);
+      }
       reply.pipe(res);
     },
   );
+  // A client that leaves before the reply is whole: drop the worker's request too, so
+  // the worker cancels the turn (chat and synthesis stop, nothing is stored).
+  res.on("close", () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
   let piped = false;
   const pipeBody = () => {
     piped = true;

@@ -6,14 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import DATA, JFK_TRANSCRIPT, ROOT, Process, decode, free_port, word_error_rate
-from tests.worker.support import stop, wait_http, worker_process
+from tests.worker.support import ThreadServer, stop, wait_http, worker_process
 
 BRIDGE = ROOT / "deploy" / "bridge"
 
@@ -91,4 +93,75 @@ def test_bridge_answers_502_with_json_when_no_worker_is_up(
         assert "voice worker unavailable" in reply.json()["error"]["message"]
         assert httpx.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
     finally:
+        stop(popen)
+
+
+@pytest.fixture(scope="module")
+def paced_worker(
+    tmp_path_factory: pytest.TempPathFactory, model_server: Process
+) -> Iterator[tuple[Process, FakeVenice]]:
+    """A worker whose chat model is the fake Venice, paced by the test."""
+    fake = FakeVenice()
+    with ThreadServer(fake.app) as venice:
+        env = {
+            "VOICE_CHAT__PROVIDER": "venice",
+            "VOICE_CHAT__VENICE__API_KEY": KEY,
+            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            "VOICE_RESPONSE_CACHE__ENABLED": "false",
+            "VOICE_STT__PROVIDER": "mock",
+        }
+        directory = tmp_path_factory.mktemp("paced-worker")
+        with worker_process(directory, model_server.address, env) as worker:
+            yield worker, fake
+
+
+def test_bridge_passes_a_streamed_turn_through_as_it_happens(
+    node_modules: None, paced_worker: tuple[Process, FakeVenice], tmp_path: Path
+) -> None:
+    """The first audio reaches the bridge's client while the reply is still being
+    written: the fake chat writes the rest only once the client has heard audio, so a
+    bridge that buffered would deliver nothing until the fake gave up. And a client that
+    leaves through the bridge stops the turn on the worker (its chat upstream closed)."""
+    worker, fake = paced_worker
+    popen, url = start_bridge(tmp_path, [f"http://{worker.address}"])
+    try:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            session = client.post("/api/voice/sessions", json={}).json()["id"]
+            fake.scenario, kinds = "paced", []
+            fake.release.clear()
+            with client.stream(
+                "POST",
+                f"/api/voice/sessions/{session}/text",
+                json={"text": "Hello!"},
+                headers={"accept": "text/event-stream"},
+            ) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                for line in response.iter_lines():
+                    if line.startswith("event: "):
+                        kinds.append(line.removeprefix("event: "))
+                        if kinds[-1] == "audio.delta" and not fake.release.is_set():
+                            heard_before_the_end = "done" not in kinds
+                            fake.release.set()
+            assert heard_before_the_end and kinds[-1] == "done"
+            assert kinds.count("reply.delta") >= 3
+
+            fake.scenario, abandoned = "long", fake.abandoned
+            with client.stream(
+                "POST",
+                f"/api/voice/sessions/{session}/text",
+                json={"text": "Tell me more."},
+                headers={"accept": "text/event-stream"},
+            ) as response:
+                for line in response.iter_lines():
+                    if line == "event: audio.delta":
+                        break  # the client hangs up
+            for _ in range(100):
+                if fake.abandoned > abandoned:
+                    break
+                time.sleep(0.05)
+            assert fake.abandoned == abandoned + 1
+            messages = client.get(f"/api/voice/sessions/{session}/messages").json()["items"]
+            assert [m["role"] for m in messages] == ["user", "assistant"]  # the first turn only
+    finally:
+        fake.release.set()
         stop(popen)
