@@ -7,6 +7,7 @@ async with SpeechClient("127.0.0.1:50051") as client:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -106,6 +107,40 @@ class SpeechClient:
         call = self.stub.SynthesizeStream(self.request(text, fmt, **options), timeout=self.timeout)
         try:
             async for chunk in call:
+                yield chunk
+        except grpc.aio.AioRpcError as exc:
+            raise SpeechClientError.of(exc) from None
+        finally:
+            call.cancel()
+
+    async def stream_text(
+        self, texts: AsyncIterator[str], fmt: AudioFormat = AudioFormat.WAV, **options: Any
+    ) -> AsyncIterator[pb.AudioChunk]:
+        """SynthesizeTextStream: `texts` as they come (a chat model's deltas, lines
+        typed), the audio of each sentence as soon as it is spoken. The text is sent
+        once the server has accepted the settings (its empty first chunk)."""
+        settings = self.request("", fmt, **options)
+        config = pb.TextStreamConfig(
+            model=settings.model,
+            voice=settings.voice,
+            language=settings.language,
+            format=settings.format,
+            sample_rate=settings.sample_rate,
+            speed=settings.speed,
+            instructions=settings.instructions,
+        )
+        accepted = asyncio.Event()
+
+        async def requests() -> AsyncIterator[pb.TextStreamRequest]:
+            yield pb.TextStreamRequest(config=config)
+            await accepted.wait()
+            async for text in texts:
+                yield pb.TextStreamRequest(text=text)
+
+        call = self.stub.SynthesizeTextStream(requests(), timeout=self.timeout)
+        try:
+            async for chunk in call:
+                accepted.set()
                 yield chunk
         except grpc.aio.AioRpcError as exc:
             raise SpeechClientError.of(exc) from None

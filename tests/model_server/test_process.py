@@ -136,3 +136,35 @@ def test_voices_dir_adds_models_and_say_cli_writes_audio(tmp_path: Path) -> None
         )
         assert failed.returncode == 1
         assert "NOT_FOUND: unknown voice 'nobody'" in failed.stderr
+
+
+def test_say_stdin_speaks_each_sentence_as_it_is_typed(
+    model_server: Process, tmp_path: Path
+) -> None:
+    """The first line is spoken (its sentence printed) before the second is typed."""
+    out = tmp_path / "typed.wav"
+    command = [sys.executable, "-m", "voice_engine.cli", "say", "--stdin", "-o", str(out)]
+    say = subprocess.Popen(
+        [*command, "--server", model_server.address],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert say.stdin is not None and say.stderr is not None
+    try:
+        say.stdin.write("The first line is typed. And the sec")
+        say.stdin.write("ond half\n")
+        say.stdin.flush()
+        assert say.stderr.readline().strip() == "The first line is typed."
+        say.stdin.write(" arrives later.\n")
+        say.stdin.close()
+        assert say.wait(timeout=60) == 0
+        rest = say.stderr.read()
+    finally:
+        if say.poll() is None:
+            say.kill()
+    assert "And the second half arrives later." in rest
+    assert "spoke 2 sentences" in rest
+    rate, duration, channels = decode(out.read_bytes())
+    assert (rate, channels) == (22_050, 1) and duration > 2.0
