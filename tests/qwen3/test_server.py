@@ -224,3 +224,28 @@ async def test_concurrent_streams_share_one_generate_call(server: Server) -> Non
     for seconds, rate in results:
         assert rate == RATE
         assert seconds == pytest.approx(SENTENCE_SECONDS, abs=0.01)
+
+
+async def test_concurrent_text_streams_share_one_generate_call(server: Server) -> None:
+    """SynthesizeTextStream: four replies written at once, each sentence released as it
+    is written; their first sentences run as one batched generate call."""
+    await server.stub.LoadModel(pb.LoadModelRequest(name="qwen-b"))
+    backend = server.backend("qwen-b")
+    calls = backend.generate_calls
+
+    async def requests(voice: str) -> AsyncIterator[pb.TextStreamRequest]:
+        config = pb.TextStreamConfig(model="qwen-b", voice=voice, format=pb.AUDIO_FORMAT_WAV)
+        yield pb.TextStreamRequest(config=config)
+        for piece in ["One sen", "tence."]:
+            yield pb.TextStreamRequest(text=piece)
+
+    async def stream(voice: str) -> tuple[float, int, list[str]]:
+        chunks = [c async for c in server.stub.SynthesizeTextStream(requests(voice))]
+        rate, seconds, _ = decode(b"".join(c.audio for c in chunks))
+        return seconds, rate, [c.text for c in chunks if c.text]
+
+    results = await asyncio.gather(*(stream(v) for v in ["Vivian", "Ryan", "Sohee", "Eric"]))
+    assert backend.generate_calls == calls + 1
+    for seconds, rate, texts in results:
+        assert rate == RATE and texts == ["One sentence."]
+        assert seconds == pytest.approx(SENTENCE_SECONDS, abs=0.01)

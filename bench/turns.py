@@ -1,0 +1,181 @@
+"""Streamed turns against today's whole-reply route, in one run (embedded models: local
+faster-whisper, SmolLM2, the Piper voice via the model server; one worker process).
+
+For typed and spoken (jfk.flac, 11 s of speech) turns, sequential and at concurrency 4,
+the same turns go through `Accept: text/event-stream` (time to the first `audio.delta`,
+whole turn) and through the JSON route (the baseline: its first byte is the whole turn).
+Targets: typed first audio p50 <= 400 ms; spoken first audio p50 <= 0.5 x the JSON
+route's whole turn; first audio <= 0.3 x the streamed turn's own total on replies of
+three or more sentences (p50 of the per-turn ratio)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.chat import QUESTIONS
+from bench.report import percentile, print_table, write_result
+from shared.text import split_sentences
+from tests.helpers import DATA, model_server_process
+from tests.worker.support import worker_process
+
+TURNS = 20  # per kind and mode, sequential
+CONCURRENT = 4  # clients at once, each TURNS // CONCURRENT ... x 2 turns
+JFK = (DATA / "jfk.flac").read_bytes()
+SSE = {"accept": "text/event-stream"}
+
+
+@dataclass
+class Turn:
+    first_audio: float  # seconds, client side (the whole turn for the JSON route)
+    total: float
+    sentences: int
+    server: dict[str, float] = field(default_factory=dict)
+
+
+async def streamed(client: httpx.AsyncClient, path: str, **body: Any) -> Turn:
+    start = time.perf_counter()
+    first = 0.0
+    done: dict[str, Any] = {}
+    async with client.stream("POST", path, headers=SSE, **body) as response:
+        response.raise_for_status()
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line[6:])
+            if event["type"] == "audio.delta" and not first and base64.b64decode(event["audio"]):
+                first = time.perf_counter() - start
+            elif event["type"] == "done":
+                done = event
+            elif event["type"] == "error":
+                raise RuntimeError(event["error"]["message"])
+    total = time.perf_counter() - start
+    return Turn(first, total, len(split_sentences(done["reply_text"])), done["timings"])
+
+
+async def whole(client: httpx.AsyncClient, path: str, **body: Any) -> Turn:
+    start = time.perf_counter()
+    response = await client.post(path, **body)
+    response.raise_for_status()
+    total = time.perf_counter() - start
+    data = response.json()
+    return Turn(total, total, len(split_sentences(data["reply_text"])), data["timings"])
+
+
+Call = Callable[..., Awaitable[Turn]]
+
+
+async def run_turns(
+    client: httpx.AsyncClient, call: Call, spoken: bool, turns: int, offset: int
+) -> list[Turn]:
+    session = (await client.post("/api/voice/sessions", json={})).json()["id"]
+    out = []
+    for i in range(turns):
+        if spoken:
+            body: dict[str, Any] = {"files": {"audio": ("jfk.flac", JFK, "audio/flac")}}
+            path = f"/api/voice/sessions/{session}/messages"
+        else:
+            question = QUESTIONS[(offset + i) % len(QUESTIONS)]
+            body = {"json": {"text": question}}
+            path = f"/api/voice/sessions/{session}/text"
+        out.append(await call(client, path, **body))
+    return out
+
+
+async def measure(url: str, call: Call, spoken: bool, concurrency: int) -> list[Turn]:
+    async with httpx.AsyncClient(base_url=url, timeout=180) as client:
+        if concurrency == 1:
+            return await run_turns(client, call, spoken, TURNS, 0)
+        each = max(2, TURNS // concurrency)
+        groups = await asyncio.gather(
+            *(run_turns(client, call, spoken, each, k * each) for k in range(concurrency))
+        )
+        return [turn for group in groups for turn in group]
+
+
+def ms(values: list[float], q: float) -> float:
+    return percentile(values, q) * 1000
+
+
+STAGES = ("stt", "chat_first_token", "chat", "tts_first_audio")
+
+
+def row(label: str, turns: list[Turn]) -> dict[str, Any]:
+    server = {k: [t.server[k] for t in turns if k in t.server] for k in STAGES}
+    out: dict[str, Any] = {
+        "turns": label,
+        "n": len(turns),
+        "first_audio_p50_ms": ms([t.first_audio for t in turns], 50),
+        "first_audio_p95_ms": ms([t.first_audio for t in turns], 95),
+        "total_p50_ms": ms([t.total for t in turns], 50),
+        "total_p95_ms": ms([t.total for t in turns], 95),
+    }
+    for stage in STAGES:
+        out[f"{stage}_p50_ms"] = ms(server[stage], 50) if server[stage] else None
+    out["sentences_p50"] = percentile([float(t.sentences) for t in turns], 50)
+    return out
+
+
+def main() -> None:
+    results: dict[str, list[Turn]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        with model_server_process(directory) as server:
+            env = {
+                "VOICE_DATA_DIR": str(directory),
+                "VOICE_CHAT__PROVIDER": "local",
+                "VOICE_RESPONSE_CACHE__ENABLED": "false",
+                "VOICE_LOG__LEVEL": "WARNING",
+            }
+            with worker_process(directory, server.address, env) as worker:
+                url = f"http://{worker.address}"
+                asyncio.run(measure(url, streamed, False, 1))  # warm-up: models, caches
+                for kind, spoken in (("typed", False), ("spoken", True)):
+                    for concurrency in (1, CONCURRENT):
+                        for mode, call in (("streamed", streamed), ("json", whole)):
+                            label = f"{kind} c={concurrency} {mode}"
+                            print(f"  {label} ...", flush=True)
+                            results[label] = asyncio.run(measure(url, call, spoken, concurrency))
+    rows = [row(label, turns) for label, turns in results.items()]
+    print_table("turns: streamed (SSE) vs the whole-reply JSON route", rows)
+    targets = check_targets(results)
+    print_table("targets", targets)
+    write_result("turns", {"rows": rows, "targets": targets})
+
+
+def check_targets(results: dict[str, list[Turn]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in (1, CONCURRENT):
+        typed = ms([t.first_audio for t in results[f"typed c={c} streamed"]], 50)
+        out.append(
+            {"target": f"typed c={c}: first audio p50 <= 400 ms", "value_ms": typed}
+            | {"met": typed <= 400}
+        )
+        spoken = ms([t.first_audio for t in results[f"spoken c={c} streamed"]], 50)
+        baseline = ms([t.total for t in results[f"spoken c={c} json"]], 50)
+        target = f"spoken c={c}: first audio p50 <= 0.5 x JSON whole turn ({baseline:.0f} ms)"
+        ratio = spoken / baseline
+        out.append({"target": target, "value_ms": spoken, "ratio": ratio, "met": ratio <= 0.5})
+        shares = [
+            t.first_audio / t.total
+            for kind in ("typed", "spoken")
+            for t in results[f"{kind} c={c} streamed"]
+            if t.sentences >= 3
+        ]
+        share = percentile(shares, 50) if shares else float("nan")
+        target = f"c={c}: first audio <= 0.3 x own total, replies of 3+ sentences (n={len(shares)})"
+        out.append({"target": target, "ratio": share, "met": share <= 0.3})
+    return out
+
+
+if __name__ == "__main__":
+    main()
