@@ -21,7 +21,7 @@ from model_server.errors import InvalidRequestError, text_error
 from model_server.planning import Plan
 from model_server.slots import NORMAL, URGENT
 from shared.speakable import TextIssue, TextRejected, check_characters, has_speakable
-from shared.text import SentenceBuffer
+from shared.text import FIRST_CLAUSE_WORDS, SentenceBuffer
 from voice_contract.reasons import Reason
 
 
@@ -43,9 +43,10 @@ async def sentence_audio(
     texts: AsyncIterator[str],
     max_chars: int,
     lookahead: int = 2,
+    first_clause: bool = False,
 ) -> AsyncIterator[SentenceStart | SentenceEnd | FloatArray]:
     """For each sentence of `texts`, in order: its SentenceStart, its audio, its
-    SentenceEnd.
+    SentenceEnd (with `first_clause`, the first clause counts as a sentence).
     Raises InvalidRequestError for text a voice cannot speak (a control character, more
     than `max_chars` in all, nothing to say at all)."""
     ready: asyncio.Queue[tuple[str, StreamHandle] | Exception | None] = asyncio.Queue()
@@ -61,7 +62,8 @@ async def sentence_audio(
         ready.put_nowait((sentence, handle))
 
     async def produce() -> None:
-        buffer, received = SentenceBuffer(), 0
+        buffer = SentenceBuffer(first_clause_words=FIRST_CLAUSE_WORDS if first_clause else 0)
+        received = 0
         try:
             async for piece in texts:
                 _check_piece(piece, received, max_chars)

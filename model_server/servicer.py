@@ -246,8 +246,13 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
     async def SynthesizeTextStream(
         self, requests: AsyncIterator[pb.TextStreamRequest | Malformed], context: Any
     ) -> AsyncIterator[pb.AudioChunk]:
-        settings = to_settings(await anext(requests, None))
-        async for chunk in self.synthesizer.stream_text(settings, text_pieces(requests)):
+        first = await anext(requests, None)
+        settings = to_settings(first)
+        first_clause = isinstance(first, pb.TextStreamRequest) and first.config.first_clause
+        pieces = text_pieces(requests)
+        async for chunk in self.synthesizer.stream_text(
+            settings, pieces, first_clause=first_clause
+        ):
             yield chunk_message(chunk)
 
     @_call

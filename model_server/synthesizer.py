@@ -131,6 +131,7 @@ class Synthesizer:
         texts: AsyncIterator[str],
         kind: str = "text stream",
         accept: bool = True,
+        first_clause: bool = False,
     ) -> AsyncIterator[SpeechChunk]:
         """Text in pieces in, the audio of each sentence out as soon as it is known.
         With `accept`, an empty first chunk says the settings are good and the model is
@@ -169,7 +170,9 @@ class Synthesizer:
                 if accept:
                     yield chunk(b"")
                     sequence += 1
-                pipeline = sentence_audio(runner, chosen, texts, self.max_text_chars)
+                pipeline = sentence_audio(
+                    runner, chosen, texts, self.max_text_chars, first_clause=first_clause
+                )
                 async for item in pipeline:
                     if isinstance(item, SentenceStart):
                         text, text_start = item.text, samples / backend.sample_rate

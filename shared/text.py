@@ -9,7 +9,9 @@ CJK full stops split without whitespace. Blank lines always split.
 `SentenceBuffer` applies the same rules to text that arrives in pieces (a chat model's
 deltas, one character at a time if need be): it releases each sentence as soon as its
 end is certain, and the sentences it releases are exactly `split_sentences` of the
-whole text.
+whole text. Asked to (`first_clause_words`), it releases the first clause of the text
+on its own as soon as it ends (a comma, semicolon, colon or dash after that many
+words): someone waiting for a reply hears it a sentence's synthesis sooner.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ ABBREVIATIONS = frozenset(
 )
 
 _BOUNDARY = re.compile(r"""([.!?…]+["'”’)\]]*)(\s+)|([。！？]+)|(\n\s*\n)""")
+#: how many words a first clause needs to be spoken on its own
+FIRST_CLAUSE_WORDS = 4
+_CLAUSE = re.compile(r"[,;:—–](?=\s)|\s[—–](?=\s)")
 
 
 def _ends_with_abbreviation(text: str) -> bool:
@@ -120,9 +125,11 @@ class SentenceBuffer:
     line), or at `close()`. A run-on sentence is released in `max_chars` pieces as soon
     as it is longer than that."""
 
-    def __init__(self, max_chars: int = 400) -> None:
+    def __init__(self, max_chars: int = 400, first_clause_words: int = 0) -> None:
         self.max_chars = max_chars
+        self.first_clause_words = first_clause_words
         self._pending = ""
+        self._released = False
 
     @property
     def pending(self) -> str:
@@ -148,13 +155,25 @@ class SentenceBuffer:
             released += _cut(candidate.strip(), self.max_chars)
             start = match.end()
         self._pending = self._pending[start:]
+        if not released and not self._released and self.first_clause_words:
+            released += self._first_clause()
         rest = self._pending.strip()
         if len(rest) > self.max_chars:  # a run-on sentence: its first pieces are known
             pieces = _cut(rest, self.max_chars)
             released += pieces[:-1]
             trailing = self._pending[len(self._pending.rstrip()) :]  # a word may go on
             self._pending = pieces[-1] + trailing
-        return [s for s in released if s]
+        released = [s for s in released if s]
+        self._released = self._released or bool(released)
+        return released
+
+    def _first_clause(self) -> list[str]:
+        for match in _CLAUSE.finditer(self._pending):
+            clause = self._pending[: match.end()].strip()
+            if len(clause.split()) >= self.first_clause_words:
+                self._pending = self._pending[match.end() :]
+                return [clause]
+        return []
 
     def close(self) -> list[str]:
         """The end of the text: whatever is left, as sentences."""

@@ -156,7 +156,8 @@ async def test_first_audio_before_the_reply_is_written(engine: Engine) -> None:
 
 
 async def test_a_spoken_turn_streams_its_transcript_first(engine: Engine) -> None:
-    engine.fake.scenario, _ = "plain", engine.fake.release.set()
+    engine.fake.scenario = "plain"
+    engine.fake.release.set()
     async with httpx.AsyncClient(base_url=engine.url, timeout=60) as client:
         session = await new_session(client, "mp3")
         files = {"audio": ("jfk.flac", (DATA / "jfk.flac").read_bytes(), "audio/flac")}

@@ -85,3 +85,21 @@ def test_a_sentence_is_released_as_soon_as_its_end_is_certain() -> None:
     assert buffer.feed(" Smith is here") == []  # "Dr." is no sentence end
     assert buffer.close() == ["Dr. Smith is here"]
     assert buffer.close() == []
+
+
+def test_the_first_clause_can_go_first() -> None:
+    """Asked to, the buffer releases the text's first clause as soon as it ends (after
+    enough words); after that, whole sentences as usual."""
+    buffer = SentenceBuffer(first_clause_words=4)
+    assert buffer.feed("Well, ") == []  # one word: too short a clause
+    assert buffer.feed("the capital of France is Paris, of course") == [
+        "Well, the capital of France is Paris,"
+    ]
+    assert buffer.feed(", and it is lovely, really. The") == [
+        "of course, and it is lovely, really."
+    ]
+    assert buffer.feed(" end, again, ") == []  # only the first clause goes alone
+    assert buffer.close() == ["The end, again,"]
+    numbers = SentenceBuffer(first_clause_words=2)
+    assert numbers.feed("It costs 1,000 dollars") == []  # no space after the comma
+    assert numbers.feed(" — more or less") == ["It costs 1,000 dollars —"]

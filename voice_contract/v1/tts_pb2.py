@@ -24,45 +24,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bvoice_contract/v1/tts.proto\x12\x0fvoice_engine.v1\"\xb9\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12,\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x06 \x01(\r\x12\r\n\x05speed\x18\x07 \x01(\x02\x12\x14\n\x0cinstructions\x18\x08 \x01(\t\"`\n\x11TextStreamRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32!.voice_engine.v1.TextStreamConfigH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04kind\"\xaa\x01\n\x10TextStreamConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x05 \x01(\r\x12\r\n\x05speed\x18\x06 \x01(\x02\x12\x14\n\x0cinstructions\x18\x07 \x01(\t\"\x9e\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x03 \x01(\r\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x12\r\n\x05model\x18\x05 \x01(\t\x12\r\n\x05voice\x18\x06 \x01(\t\"\xf7\x01\n\nAudioChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x10\n\x08sequence\x18\x02 \x01(\r\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x04 \x01(\r\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\r\n\x05\x66inal\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\r\n\x05voice\x18\x08 \x01(\t\x12\x0c\n\x04text\x18\t \x01(\t\x12\x1a\n\x12text_start_seconds\x18\n \x01(\x01\x12\x14\n\x0csentence_end\x18\x0b \x01(\x08\"\\\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x0e\n\x06gender\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\"\n\x11ListVoicesRequest\x12\r\n\x05model\x18\x01 \x01(\t\"<\n\x12ListVoicesResponse\x12&\n\x06voices\x18\x01 \x03(\x0b\x32\x16.voice_engine.v1.Voice\"\xd6\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.voice_engine.v1.ModelState\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x04\x12\x14\n\x0cload_seconds\x18\x05 \x01(\x01\x12\x16\n\x0elast_used_unix\x18\x06 \x01(\x01\x12\x11\n\tin_flight\x18\x07 \x01(\r\x12\x13\n\x0bsample_rate\x18\x08 \x01(\r\x12\x12\n\nis_default\x18\t \x01(\x08\"\x13\n\x11ListModelsRequest\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.voice_engine.v1.ModelInfo\" \n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x14RegisterVoiceRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61udio\x18\x03 \x01(\x0c\x12\x0c\n\x04text\x18\x04 \x01(\t*\x9b\x01\n\x0b\x41udioFormat\x12\x1c\n\x18\x41UDIO_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41UDIO_FORMAT_WAV\x10\x01\x12\x14\n\x10\x41UDIO_FORMAT_PCM\x10\x02\x12\x14\n\x10\x41UDIO_FORMAT_MP3\x10\x03\x12\x15\n\x11\x41UDIO_FORMAT_OPUS\x10\x04\x12\x15\n\x11\x41UDIO_FORMAT_FLAC\x10\x05*t\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MODEL_STATE_UNLOADED\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x16\n\x12MODEL_STATE_LOADED\x10\x03\x32\xb3\x05\n\x0cTextToSpeech\x12U\n\nSynthesize\x12\".voice_engine.v1.SynthesizeRequest\x1a#.voice_engine.v1.SynthesizeResponse\x12U\n\x10SynthesizeStream\x12\".voice_engine.v1.SynthesizeRequest\x1a\x1b.voice_engine.v1.AudioChunk0\x01\x12[\n\x14SynthesizeTextStream\x12\".voice_engine.v1.TextStreamRequest\x1a\x1b.voice_engine.v1.AudioChunk(\x01\x30\x01\x12U\n\nListVoices\x12\".voice_engine.v1.ListVoicesRequest\x1a#.voice_engine.v1.ListVoicesResponse\x12U\n\nListModels\x12\".voice_engine.v1.ListModelsRequest\x1a#.voice_engine.v1.ListModelsResponse\x12J\n\tLoadModel\x12!.voice_engine.v1.LoadModelRequest\x1a\x1a.voice_engine.v1.ModelInfo\x12N\n\x0bUnloadModel\x12#.voice_engine.v1.UnloadModelRequest\x1a\x1a.voice_engine.v1.ModelInfo\x12N\n\rRegisterVoice\x12%.voice_engine.v1.RegisterVoiceRequest\x1a\x16.voice_engine.v1.Voiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bvoice_contract/v1/tts.proto\x12\x0fvoice_engine.v1\"\xb9\x01\n\x11SynthesizeRequest\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\r\n\x05voice\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12,\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x06 \x01(\r\x12\r\n\x05speed\x18\x07 \x01(\x02\x12\x14\n\x0cinstructions\x18\x08 \x01(\t\"`\n\x11TextStreamRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32!.voice_engine.v1.TextStreamConfigH\x00\x12\x0e\n\x04text\x18\x02 \x01(\tH\x00\x42\x06\n\x04kind\"\xc0\x01\n\x10TextStreamConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05voice\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12,\n\x06\x66ormat\x18\x04 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x05 \x01(\r\x12\r\n\x05speed\x18\x06 \x01(\x02\x12\x14\n\x0cinstructions\x18\x07 \x01(\t\x12\x14\n\x0c\x66irst_clause\x18\x08 \x01(\x08\"\x9e\x01\n\x12SynthesizeResponse\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12,\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x03 \x01(\r\x12\x18\n\x10\x64uration_seconds\x18\x04 \x01(\x01\x12\r\n\x05model\x18\x05 \x01(\t\x12\r\n\x05voice\x18\x06 \x01(\t\"\xf7\x01\n\nAudioChunk\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12\x10\n\x08sequence\x18\x02 \x01(\r\x12,\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x1c.voice_engine.v1.AudioFormat\x12\x13\n\x0bsample_rate\x18\x04 \x01(\r\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\r\n\x05\x66inal\x18\x06 \x01(\x08\x12\r\n\x05model\x18\x07 \x01(\t\x12\r\n\x05voice\x18\x08 \x01(\t\x12\x0c\n\x04text\x18\t \x01(\t\x12\x1a\n\x12text_start_seconds\x18\n \x01(\x01\x12\x14\n\x0csentence_end\x18\x0b \x01(\x08\"\\\n\x05Voice\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x0e\n\x06gender\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\"\"\n\x11ListVoicesRequest\x12\r\n\x05model\x18\x01 \x01(\t\"<\n\x12ListVoicesResponse\x12&\n\x06voices\x18\x01 \x03(\x0b\x32\x16.voice_engine.v1.Voice\"\xd6\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12*\n\x05state\x18\x03 \x01(\x0e\x32\x1b.voice_engine.v1.ModelState\x12\x14\n\x0cmemory_bytes\x18\x04 \x01(\x04\x12\x14\n\x0cload_seconds\x18\x05 \x01(\x01\x12\x16\n\x0elast_used_unix\x18\x06 \x01(\x01\x12\x11\n\tin_flight\x18\x07 \x01(\r\x12\x13\n\x0bsample_rate\x18\x08 \x01(\r\x12\x12\n\nis_default\x18\t \x01(\x08\"\x13\n\x11ListModelsRequest\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.voice_engine.v1.ModelInfo\" \n\x10LoadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\"\n\x12UnloadModelRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"P\n\x14RegisterVoiceRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x61udio\x18\x03 \x01(\x0c\x12\x0c\n\x04text\x18\x04 \x01(\t*\x9b\x01\n\x0b\x41udioFormat\x12\x1c\n\x18\x41UDIO_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41UDIO_FORMAT_WAV\x10\x01\x12\x14\n\x10\x41UDIO_FORMAT_PCM\x10\x02\x12\x14\n\x10\x41UDIO_FORMAT_MP3\x10\x03\x12\x15\n\x11\x41UDIO_FORMAT_OPUS\x10\x04\x12\x15\n\x11\x41UDIO_FORMAT_FLAC\x10\x05*t\n\nModelState\x12\x1b\n\x17MODEL_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MODEL_STATE_UNLOADED\x10\x01\x12\x17\n\x13MODEL_STATE_LOADING\x10\x02\x12\x16\n\x12MODEL_STATE_LOADED\x10\x03\x32\xb3\x05\n\x0cTextToSpeech\x12U\n\nSynthesize\x12\".voice_engine.v1.SynthesizeRequest\x1a#.voice_engine.v1.SynthesizeResponse\x12U\n\x10SynthesizeStream\x12\".voice_engine.v1.SynthesizeRequest\x1a\x1b.voice_engine.v1.AudioChunk0\x01\x12[\n\x14SynthesizeTextStream\x12\".voice_engine.v1.TextStreamRequest\x1a\x1b.voice_engine.v1.AudioChunk(\x01\x30\x01\x12U\n\nListVoices\x12\".voice_engine.v1.ListVoicesRequest\x1a#.voice_engine.v1.ListVoicesResponse\x12U\n\nListModels\x12\".voice_engine.v1.ListModelsRequest\x1a#.voice_engine.v1.ListModelsResponse\x12J\n\tLoadModel\x12!.voice_engine.v1.LoadModelRequest\x1a\x1a.voice_engine.v1.ModelInfo\x12N\n\x0bUnloadModel\x12#.voice_engine.v1.UnloadModelRequest\x1a\x1a.voice_engine.v1.ModelInfo\x12N\n\rRegisterVoice\x12%.voice_engine.v1.RegisterVoiceRequest\x1a\x16.voice_engine.v1.Voiceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'voice_contract.v1.tts_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIOFORMAT']._serialized_start=1567
-  _globals['_AUDIOFORMAT']._serialized_end=1722
-  _globals['_MODELSTATE']._serialized_start=1724
-  _globals['_MODELSTATE']._serialized_end=1840
+  _globals['_AUDIOFORMAT']._serialized_start=1589
+  _globals['_AUDIOFORMAT']._serialized_end=1744
+  _globals['_MODELSTATE']._serialized_start=1746
+  _globals['_MODELSTATE']._serialized_end=1862
   _globals['_SYNTHESIZEREQUEST']._serialized_start=49
   _globals['_SYNTHESIZEREQUEST']._serialized_end=234
   _globals['_TEXTSTREAMREQUEST']._serialized_start=236
   _globals['_TEXTSTREAMREQUEST']._serialized_end=332
   _globals['_TEXTSTREAMCONFIG']._serialized_start=335
-  _globals['_TEXTSTREAMCONFIG']._serialized_end=505
-  _globals['_SYNTHESIZERESPONSE']._serialized_start=508
-  _globals['_SYNTHESIZERESPONSE']._serialized_end=666
-  _globals['_AUDIOCHUNK']._serialized_start=669
-  _globals['_AUDIOCHUNK']._serialized_end=916
-  _globals['_VOICE']._serialized_start=918
-  _globals['_VOICE']._serialized_end=1010
-  _globals['_LISTVOICESREQUEST']._serialized_start=1012
-  _globals['_LISTVOICESREQUEST']._serialized_end=1046
-  _globals['_LISTVOICESRESPONSE']._serialized_start=1048
-  _globals['_LISTVOICESRESPONSE']._serialized_end=1108
-  _globals['_MODELINFO']._serialized_start=1111
-  _globals['_MODELINFO']._serialized_end=1325
-  _globals['_LISTMODELSREQUEST']._serialized_start=1327
-  _globals['_LISTMODELSREQUEST']._serialized_end=1346
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1348
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1412
-  _globals['_LOADMODELREQUEST']._serialized_start=1414
-  _globals['_LOADMODELREQUEST']._serialized_end=1446
-  _globals['_UNLOADMODELREQUEST']._serialized_start=1448
-  _globals['_UNLOADMODELREQUEST']._serialized_end=1482
-  _globals['_REGISTERVOICEREQUEST']._serialized_start=1484
-  _globals['_REGISTERVOICEREQUEST']._serialized_end=1564
-  _globals['_TEXTTOSPEECH']._serialized_start=1843
-  _globals['_TEXTTOSPEECH']._serialized_end=2534
+  _globals['_TEXTSTREAMCONFIG']._serialized_end=527
+  _globals['_SYNTHESIZERESPONSE']._serialized_start=530
+  _globals['_SYNTHESIZERESPONSE']._serialized_end=688
+  _globals['_AUDIOCHUNK']._serialized_start=691
+  _globals['_AUDIOCHUNK']._serialized_end=938
+  _globals['_VOICE']._serialized_start=940
+  _globals['_VOICE']._serialized_end=1032
+  _globals['_LISTVOICESREQUEST']._serialized_start=1034
+  _globals['_LISTVOICESREQUEST']._serialized_end=1068
+  _globals['_LISTVOICESRESPONSE']._serialized_start=1070
+  _globals['_LISTVOICESRESPONSE']._serialized_end=1130
+  _globals['_MODELINFO']._serialized_start=1133
+  _globals['_MODELINFO']._serialized_end=1347
+  _globals['_LISTMODELSREQUEST']._serialized_start=1349
+  _globals['_LISTMODELSREQUEST']._serialized_end=1368
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1370
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1434
+  _globals['_LOADMODELREQUEST']._serialized_start=1436
+  _globals['_LOADMODELREQUEST']._serialized_end=1468
+  _globals['_UNLOADMODELREQUEST']._serialized_start=1470
+  _globals['_UNLOADMODELREQUEST']._serialized_end=1504
+  _globals['_REGISTERVOICEREQUEST']._serialized_start=1506
+  _globals['_REGISTERVOICEREQUEST']._serialized_end=1586
+  _globals['_TEXTTOSPEECH']._serialized_start=1865
+  _globals['_TEXTTOSPEECH']._serialized_end=2556
 # @@protoc_insertion_point(module_scope)

@@ -62,7 +62,7 @@ class TextStreamRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[TextStreamConfig, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class TextStreamConfig(_message.Message):
-    __slots__ = ("model", "voice", "language", "format", "sample_rate", "speed", "instructions")
+    __slots__ = ("model", "voice", "language", "format", "sample_rate", "speed", "instructions", "first_clause")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VOICE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +70,7 @@ class TextStreamConfig(_message.Message):
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
     SPEED_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_CLAUSE_FIELD_NUMBER: _ClassVar[int]
     model: str
     voice: str
     language: str
@@ -77,7 +78,8 @@ class TextStreamConfig(_message.Message):
     sample_rate: int
     speed: float
     instructions: str
-    def __init__(self, model: _Optional[str] = ..., voice: _Optional[str] = ..., language: _Optional[str] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., speed: _Optional[float] = ..., instructions: _Optional[str] = ...) -> None: ...
+    first_clause: bool
+    def __init__(self, model: _Optional[str] = ..., voice: _Optional[str] = ..., language: _Optional[str] = ..., format: _Optional[_Union[AudioFormat, str]] = ..., sample_rate: _Optional[int] = ..., speed: _Optional[float] = ..., instructions: _Optional[str] = ..., first_clause: _Optional[bool] = ...) -> None: ...
 
 class SynthesizeResponse(_message.Message):
     __slots__ = ("audio", "format", "sample_rate", "duration_seconds", "model", "voice")

@@ -48,6 +48,7 @@ def speech_options(record: SessionRecord) -> SpeechOptions:
         speed=s.speed,
         sample_rate=s.sample_rate,
         language="",
+        first_clause=True,  # a reply's first words are heard a sentence sooner
     )
 
 

@@ -19,6 +19,7 @@ class SpeechOptions:
     sample_rate: int = 0  # 0 = the model's own
     language: str = ""
     instructions: str = ""
+    first_clause: bool = False  # text streams: the first clause spoken on its own
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class ModelServerTTS:
             sample_rate=options.sample_rate,
             speed=options.speed,
             instructions=options.instructions,
+            first_clause=options.first_clause,
         )
 
     async def voices(self) -> list[VoiceDescription]:

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from shared.audio.formats import AudioFormat
 from shared.speakable import has_speakable
-from shared.text import SentenceBuffer
+from shared.text import FIRST_CLAUSE_WORDS, SentenceBuffer
 from voice_worker.tts.base import SpeechOptions, SpeechPiece, StreamsText, TTSProvider
 from voice_worker.tts.transcode import PCM_RATE, encode_pieces
 
@@ -42,7 +42,8 @@ async def by_sentence(
     provider: TTSProvider, texts: AsyncIterator[str], pcm: SpeechOptions
 ) -> AsyncGenerator[SpeechPiece, None]:
     """Each sentence through `provider.stream` as soon as it is complete (PCM)."""
-    buffer, seconds = SentenceBuffer(), 0.0
+    words = FIRST_CLAUSE_WORDS if pcm.first_clause else 0
+    buffer, seconds = SentenceBuffer(first_clause_words=words), 0.0
 
     async def sentences() -> AsyncIterator[str]:
         async for text in texts:
