@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import free_port
-from voice_worker.chat.base import ChatMessage, ChatOptions, complete
+from voice_worker.chat.base import ChatEnd, ChatMessage, ChatOptions, TextDelta, complete
 from voice_worker.chat.registry import build_chat_provider, resolve_name
 from voice_worker.chat.settings import ChatSettings, VeniceSettings
 from voice_worker.chat.venice import VeniceChat
@@ -163,3 +163,32 @@ def test_registry_picks_venice_only_with_a_key() -> None:
     assert resolve_name(keyed) == "venice"
     with pytest.raises(ValueError, match="valid: auto, venice"):
         build_chat_provider(ChatSettings(provider="nope"))
+
+
+async def test_the_stream_gives_thinking_then_text_then_usage(
+    venice: VeniceChat, fake_venice: tuple[FakeVenice, str]
+) -> None:
+    fake_venice[0].scenario = "reasoning"
+    events = [event async for event in venice.stream(MESSAGES, ChatOptions())]
+    kinds = [type(event).__name__ for event in events]
+    assert kinds == ["ThinkingDelta", "ThinkingDelta", "TextDelta", "TextDelta", "ChatEnd"]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Two plus two is four."
+    end = events[-1]
+    assert isinstance(end, ChatEnd) and end.usage == {"prompt_tokens": 12, "completion_tokens": 7}
+
+
+async def test_an_error_mid_stream_is_an_upstream_error_after_the_text_so_far(
+    venice: VeniceChat, fake_venice: tuple[FakeVenice, str]
+) -> None:
+    fake_venice[0].scenario = "broken"
+    received: list[str] = []
+
+    async def read() -> None:
+        async for event in venice.stream(MESSAGES, ChatOptions()):
+            if isinstance(event, TextDelta):
+                received.append(event.text)
+
+    with pytest.raises(VoiceError) as caught:
+        await read()
+    assert received == ["This sentence arrives. "]
+    assert http_status(caught.value)[0] == 502 and "mid-stream" in caught.value.message
