@@ -98,6 +98,7 @@ async def measure(checkpoint: Path, name: str, args: argparse.Namespace) -> dict
     settings = Settings(
         host="127.0.0.1",
         port=0,
+        metrics_port=0,
         default_model=name,
         models=[ModelSpec(name=name, backend="qwen3", path=checkpoint, options=options)],
         registry={"preload": [name]},

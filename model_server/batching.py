@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from model_server import metrics
 from model_server.backends.base import BatchStreamer, FloatArray, SynthesisJob, TTSBackend
 from model_server.errors import BackendError, SpeechError
 from model_server.slots import NORMAL, PrioritySlots
@@ -77,6 +78,11 @@ class ModelRunner:
         self._stream_order = itertools.count()
         self._stream_task: asyncio.Task[None] | None = None
 
+    @property
+    def queue_depth(self) -> int:
+        """Jobs waiting: unary sentences and streams not yet started, slot waiters."""
+        return self._queue.qsize() + self._streams.qsize() + self._slots.waiting
+
     # -- unary: batched ----------------------------------------------------------
     async def synthesize(self, job: SynthesisJob) -> FloatArray:
         if self._loop_task is None:
@@ -128,6 +134,7 @@ class ModelRunner:
         if not live:
             return
         self.batch_calls += 1
+        metrics.BATCH_SIZE.labels(self.name, "unary").observe(len(live))
         jobs = [p.job for p in live]
         try:
             results = await self.run(self.backend.synthesize_batch, jobs, slot=False)
@@ -192,6 +199,7 @@ class ModelRunner:
         if not live:
             return
         self.stream_batch_calls += 1
+        metrics.BATCH_SIZE.labels(self.name, "stream").observe(len(live))
         loop = asyncio.get_running_loop()
         assert isinstance(self.backend, BatchStreamer)
         stream_batch = self.backend.stream_batch

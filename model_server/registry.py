@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
+from model_server import metrics
 from model_server.backends.base import TTSBackend
 from model_server.errors import BackendError, ModelBusyError, NotFoundError, SpeechError
 from voice_contract.reasons import Reason
@@ -186,6 +187,7 @@ class ModelRegistry:
                 return
             victim = min(idle, key=lambda e: e.last_used)
             await self._unload_locked(victim, reason="evicted (least recently used)")
+            metrics.EVICTIONS.labels(victim.name, "lru").inc()
 
     async def _unload_locked(self, entry: ModelEntry, reason: str) -> None:
         if entry.state is not State.LOADED:
@@ -229,3 +231,4 @@ class ModelRegistry:
                         and idle_for >= self.keep_alive_seconds
                     ):
                         await self._unload_locked(entry, reason=f"idle {idle_for:.1f}s")
+                        metrics.EVICTIONS.labels(entry.name, "idle").inc()

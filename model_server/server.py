@@ -1,6 +1,9 @@
 """The model server process: grpc.aio server with the TextToSpeech service, the
 standard health service (overall and per service) and reflection; graceful shutdown.
 
+Metrics: Prometheus' text format on their own HTTP port (model_server.metrics), gRPC
+calls counted by an interceptor (model_server.interceptor).
+
 Shutdown on SIGTERM/SIGINT: health turns NOT_SERVING (watchers and load balancers see
 it), new calls are refused, in-flight calls get `shutdown_grace_seconds` to finish,
 then the process exits.
@@ -19,6 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from model_server.backends import build_backends
+from model_server.interceptor import MetricsInterceptor
+from model_server.metrics import MetricsServer, serve_metrics
 from model_server.registry import ModelRegistry
 from model_server.servicer import TextToSpeechServicer, register
 from model_server.settings import Settings
@@ -34,6 +39,7 @@ class RunningServer:
     synthesizer: Synthesizer
     health: health_aio.HealthServicer
     port: int
+    metrics: MetricsServer | None = None
 
     async def stop(self, grace: float) -> None:
         for name in ("", SERVICE_NAME):
@@ -41,6 +47,8 @@ class RunningServer:
         log.info("shutting down", extra={"grace_seconds": grace})
         await self.server.stop(grace)
         await self.synthesizer.close()
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.stop)
         log.info("stopped")
 
 
@@ -66,7 +74,7 @@ def build_synthesizer(settings: Settings) -> Synthesizer:
 async def start(settings: Settings) -> RunningServer:
     """Build everything, preload, bind, and report SERVING."""
     synthesizer = build_synthesizer(settings)
-    server = grpc.aio.server(options=server_options())
+    server = grpc.aio.server(interceptors=[MetricsInterceptor()], options=server_options())
     register(TextToSpeechServicer(synthesizer), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -83,7 +91,8 @@ async def start(settings: Settings) -> RunningServer:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("model server listening", extra={"host": settings.host, "port": port})
-    return RunningServer(server, synthesizer, health_servicer, port)
+    metrics = serve_metrics(synthesizer, settings.host, settings.metrics_port)
+    return RunningServer(server, synthesizer, health_servicer, port, metrics)
 
 
 async def serve(settings: Settings) -> None:

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the gRPC server binds.")
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0: pick a free one).")
+    metrics_port: int = Field(
+        9464,
+        ge=0,
+        le=65535,
+        description="HTTP port of the Prometheus metrics, /metrics on `host` (0: none).",
+    )
     default_model: str = Field("piper-joe", description="Model used when a request names none.")
     models: list[ModelSpec] = Field(
         default_factory=list,

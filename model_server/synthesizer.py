@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model_server import metrics
 from model_server.backends.base import TTSBackend, VoiceCloner, VoiceInfo
 from model_server.batching import ModelRunner
 from model_server.errors import InvalidRequestError, OverloadedError
@@ -111,6 +112,7 @@ class Synthesizer:
             self.bit_rates.get(request.format, 0),
         )
         seconds = len(samples) / backend.sample_rate
+        metrics.FIRST_AUDIO.labels(chosen.model, "unary").observe(time.perf_counter() - start)
         _log_speech("unary", chosen, len(request.text), len(sentences), seconds, start)
         rate = _container_rate(request.format, request.sample_rate or backend.sample_rate)
         return Speech(audio, request.format, rate, seconds, chosen.model, chosen.voice)
@@ -151,6 +153,9 @@ class Synthesizer:
                 rate = _container_rate(settings.format, encoder.output_rate)
                 sequence, samples, chars, sentences = 0, 0, 0, 0
                 text, text_start = "", 0.0
+                # to the first audio: from the request (whole text), else from the first
+                # complete sentence (before it, the client was still writing)
+                heard_from: float | None = None if accept else start
 
                 def chunk(data: bytes, final: bool = False, end: bool = False) -> SpeechChunk:
                     return SpeechChunk(
@@ -175,6 +180,7 @@ class Synthesizer:
                 )
                 async for item in pipeline:
                     if isinstance(item, SentenceStart):
+                        heard_from = heard_from or time.perf_counter()
                         text, text_start = item.text, samples / backend.sample_rate
                         chars, sentences = chars + len(item.text), sentences + 1
                         continue
@@ -183,6 +189,9 @@ class Synthesizer:
                             yield chunk(b"", end=True)
                             sequence, text = sequence + 1, ""
                         continue
+                    if samples == 0 and len(item) and heard_from is not None:
+                        elapsed = time.perf_counter() - heard_from
+                        metrics.FIRST_AUDIO.labels(chosen.model, kind).observe(elapsed)
                     samples += len(item)
                     if data := encoder.write(item):
                         yield chunk(data)
@@ -195,6 +204,10 @@ class Synthesizer:
     def voices(self, model: str = "") -> list[tuple[str, VoiceInfo]]:
         entries = [self.registry.entry(model)] if model else self.registry.entries()
         return [(e.name, v) for e in entries for v in e.backend.voices()]
+
+    def runners(self) -> dict[str, ModelRunner]:
+        """The runner of each model used so far (a copy: metrics read it from a thread)."""
+        return dict(self._runners)
 
     def runner(self, model: str, backend: TTSBackend) -> ModelRunner:
         if model not in self._runners:
@@ -251,11 +264,13 @@ class Synthesizer:
     @contextlib.contextmanager
     def _admit(self) -> Iterator[None]:
         if self.in_progress >= self.max_in_flight:
+            metrics.REJECTED.inc()
             raise OverloadedError(
                 f"server busy: {self.in_progress} requests in progress "
                 f"(max_in_flight={self.max_in_flight}); retry later"
             )
         self.in_progress += 1
+        metrics.ADMITTED.inc()
         try:
             yield
         finally:
@@ -265,7 +280,9 @@ class Synthesizer:
 def _log_speech(
     kind: str, chosen: Plan, chars: int, sentences: int, audio_seconds: float, start: float
 ) -> None:
-    """One line per request; the request ID comes from the log context (shared.logs)."""
+    """One line per request (the request ID comes from the log context, shared.logs),
+    and its audio in the metrics."""
+    metrics.AUDIO_SECONDS.labels(chosen.model).inc(audio_seconds)
     log.info(
         "speech",
         extra={

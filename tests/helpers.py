@@ -36,6 +36,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     address: str
     log_path: Path
+    metrics_url: str = ""  # a model server's Prometheus metrics
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -62,11 +63,16 @@ def wait_for_grpc_health(address: str, timeout: float = 60.0, service: str = "")
 def model_server_process(
     tmp_path: Path, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[Process]:
-    """`voice-engine serve-models` as a subprocess on a free port, SERVING on exit of
-    the `with` header; terminated (SIGTERM) afterwards."""
+    """`voice-engine serve-models` as a subprocess on a free port (its metrics on
+    another), SERVING on exit of the `with` header; terminated (SIGTERM) afterwards."""
     port = port or free_port()
     log_path = tmp_path / f"model-server-{port}.log"
-    environment = {**os.environ, "VOICE_PORT": str(port), **(env or {})}
+    environment = {
+        **os.environ,
+        "VOICE_PORT": str(port),
+        "VOICE_METRICS_PORT": str(free_port()),
+        **(env or {}),
+    }
     with log_path.open("wb") as log_file:
         popen = subprocess.Popen(
             [sys.executable, "-m", "voice_engine.cli", "serve-models", "--host", "127.0.0.1"],
@@ -75,7 +81,9 @@ def model_server_process(
             stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
-    process = Process(popen, f"127.0.0.1:{port}", log_path)
+    metrics_port = int(environment["VOICE_METRICS_PORT"])
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""
+    process = Process(popen, f"127.0.0.1:{port}", log_path, metrics_url)
     try:
         wait_for_grpc_health(process.address)
         yield process

@@ -21,6 +21,7 @@ from voice_worker.conversation.sessions_router import router as voice_sessions_r
 from voice_worker.health.router import router as health_router
 from voice_worker.http import errors
 from voice_worker.http.middleware import RequestIdMiddleware
+from voice_worker.observability.http import MetricsMiddleware
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -68,5 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     return app

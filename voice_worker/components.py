@@ -72,9 +72,14 @@ class Components:
     health: HealthProbe
 
 
-def build_cache(settings: CacheSettings, max_entries: int | None = None) -> ByteCache:
+def build_cache(
+    settings: CacheSettings, max_entries: int | None = None, metric: str = "audio"
+) -> ByteCache:
+    """The cache stack of `settings`; `metric`: its name in the cache metrics."""
     memory = MemoryCache(
-        max_entries or settings.max_entries, 0 if max_entries else settings.max_bytes
+        max_entries or settings.max_entries,
+        0 if max_entries else settings.max_bytes,
+        metric if settings.backend == "memory" else "",
     )
     if settings.backend == "memory":
         return memory
@@ -84,7 +89,9 @@ def build_cache(settings: CacheSettings, max_entries: int | None = None) -> Byte
         settings.socket_timeout_seconds,
         settings.socket_timeout_seconds,
     )
-    return FallbackCache(redis, memory, settings.retry_min_seconds, settings.retry_max_seconds)
+    return FallbackCache(
+        redis, memory, settings.retry_min_seconds, settings.retry_max_seconds, metric
+    )
 
 
 def _closes(stack: AsyncExitStack, part: object) -> None:
@@ -141,7 +148,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         await chat.warm_up()
     response_cache = None
     if settings.response_cache.enabled:
-        backend = build_cache(settings.cache, settings.response_cache.max_entries)
+        backend = build_cache(settings.cache, settings.response_cache.max_entries, "chat_reply")
         _closes(stack, backend)
         response_cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
     conversation = VoiceChatEngine(

@@ -16,7 +16,7 @@ class ByteCache(Protocol):
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None: ...
 
     def state(self) -> dict[str, object]:
-        """What it is and how it fares (backend, hits, misses, errors), for /metrics."""
+        """What it is and how it fares (backend, hits, misses, errors), for /debug/counters."""
         ...
 
 

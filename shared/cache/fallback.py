@@ -29,12 +29,13 @@ class FallbackCache:
         fallback: MemoryCache,
         backoff_min: float = 0.5,
         backoff_max: float = 10.0,
+        metric: str = "",
     ) -> None:
         self.primary = primary
         self.fallback = fallback
         self.backoff_min = backoff_min
         self.backoff_max = backoff_max
-        self.stats = CacheStats()
+        self.stats = CacheStats(metric=metric)  # `metric`: its name in Prometheus
         self._down_until = 0.0
         self._backoff = 0.0
         self.last_error = ""
@@ -67,18 +68,18 @@ class FallbackCache:
             try:
                 value = await self.primary.get(key)
             except CacheUnavailable as exc:
-                self.stats.errors += 1
+                self.stats.error()
                 self._failed(exc)
             else:
                 self._recovered()
                 if value is not None:
-                    self.stats.hits += 1
+                    self.stats.hit()
                     return value
         value = self.fallback.get_nowait(key)
         if value is None:
-            self.stats.misses += 1
+            self.stats.miss()
         else:
-            self.stats.hits += 1
+            self.stats.hit()
         return value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
@@ -88,7 +89,7 @@ class FallbackCache:
             try:
                 await self.primary.set(key, value, ttl_seconds)
             except CacheUnavailable as exc:
-                self.stats.errors += 1
+                self.stats.error()
                 self._failed(exc)
             else:
                 self._recovered()

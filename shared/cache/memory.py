@@ -15,12 +15,12 @@ class MemoryCache:
 
     name = "memory"
 
-    def __init__(self, max_entries: int = 1000, max_bytes: int = 0) -> None:
+    def __init__(self, max_entries: int = 1000, max_bytes: int = 0, metric: str = "") -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.stats = CacheStats()
+        self.stats = CacheStats(metric=metric)  # `metric`: its name in Prometheus
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
 
@@ -37,15 +37,15 @@ class MemoryCache:
     def get_nowait(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None:
-            self.stats.misses += 1
+            self.stats.miss()
             return None
         expires, value = entry
         if expires <= time.monotonic():
             self._drop(key)
-            self.stats.misses += 1
+            self.stats.miss()
             return None
         self._entries.move_to_end(key)
-        self.stats.hits += 1
+        self.stats.hit()
         return value
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:

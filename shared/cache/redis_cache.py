@@ -48,12 +48,12 @@ class RedisCache:
         try:
             value = await self._redis.get(self.prefix + key)
         except (RedisError, OSError) as exc:
-            self.stats.errors += 1
+            self.stats.error()
             raise CacheUnavailable(f"redis get failed: {type(exc).__name__}: {exc}") from exc
         if value is None:
-            self.stats.misses += 1
+            self.stats.miss()
             return None
-        self.stats.hits += 1
+        self.stats.hit()
         return bytes(value)
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
@@ -62,7 +62,7 @@ class RedisCache:
         try:
             await self._redis.set(self.prefix + key, value, px=max(1, int(ttl_seconds * 1000)))
         except (RedisError, OSError) as exc:
-            self.stats.errors += 1
+            self.stats.error()
             raise CacheUnavailable(f"redis set failed: {type(exc).__name__}: {exc}") from exc
         self.stats.sets += 1
 

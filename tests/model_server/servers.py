@@ -23,7 +23,7 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def served(**overrides: object) -> AsyncIterator[Served]:
-    settings = Settings(port=0, **overrides)  # type: ignore[arg-type]
+    settings = Settings(**{"port": 0, "metrics_port": 0, **overrides})  # type: ignore[arg-type]
     running = await start(settings)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}", options=channel_options())
     try:

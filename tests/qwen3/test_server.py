@@ -42,6 +42,7 @@ async def server(custom_voice: Path, custom_voice_b: Path) -> AsyncIterator[Serv
     settings = Settings(
         host="127.0.0.1",
         port=0,
+        metrics_port=0,
         default_model="qwen-a",
         models=[
             ModelSpec(name="qwen-a", backend="qwen3", path=custom_voice, options=greedy()),
@@ -139,6 +140,7 @@ async def clone_server(base_model: Path, custom_voice: Path) -> AsyncIterator[Se
     settings = Settings(
         host="127.0.0.1",
         port=0,
+        metrics_port=0,
         default_model="clone",
         models=[
             ModelSpec(name="clone", backend="qwen3", path=base_model, options=greedy()),

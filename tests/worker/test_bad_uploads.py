@@ -98,7 +98,7 @@ def test_missing_file_and_bad_fields(worker_url: str) -> None:
 
 def test_rejections_are_counted_and_never_reach_the_model(worker_url: str) -> None:
     def counters() -> dict[str, float]:
-        state: dict[str, float] = httpx.get(f"{worker_url}/metrics").json()["transcription"]
+        state: dict[str, float] = httpx.get(f"{worker_url}/debug/counters").json()["transcription"]
         return state
 
     before = counters()

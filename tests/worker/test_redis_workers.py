@@ -52,7 +52,7 @@ def speak(url: str, text: str) -> httpx.Response:
 
 
 def redis_state(url: str) -> dict[str, object]:
-    state: dict[str, object] = httpx.get(f"{url}/metrics").json()["cache"]["redis"]
+    state: dict[str, object] = httpx.get(f"{url}/debug/counters").json()["cache"]["redis"]
     return state
 
 

@@ -141,11 +141,11 @@ def test_request_id_is_echoed(worker_url: str) -> None:
 async def test_concurrent_identical_misses_synthesize_once(worker_url: str) -> None:
     body = {"model": "tts-1", "voice": "alloy", "input": unique(), "response_format": "mp3"}
     async with httpx.AsyncClient(base_url=worker_url, timeout=60) as http:
-        before = (await http.get("/metrics")).json()["speech"]["syntheses"]
+        before = (await http.get("/debug/counters")).json()["speech"]["syntheses"]
         replies = await asyncio.gather(
             *(http.post("/v1/audio/speech", json=body) for _ in range(8))
         )
-        after = (await http.get("/metrics")).json()["speech"]["syntheses"]
+        after = (await http.get("/debug/counters")).json()["speech"]["syntheses"]
     assert {r.status_code for r in replies} == {200}
     assert len({r.content for r in replies}) == 1
     assert after - before == 1

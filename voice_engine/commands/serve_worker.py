@@ -1,9 +1,23 @@
-"""`voice-engine serve-worker`: run the HTTP voice worker (FastAPI on uvicorn)."""
+"""`voice-engine serve-worker`: run the HTTP voice worker (FastAPI on uvicorn).
+
+Metrics with several processes: every worker process writes its Prometheus values to
+files in PROMETHEUS_MULTIPROC_DIR, and `GET /metrics`, whichever process answers it,
+adds them all up. This command sets that variable for its processes: to the
+directory the environment names (one per serve-worker; a Kubernetes emptyDir, say),
+else to a fresh temporary directory removed at exit; either way it is emptied at
+start, so counters begin at zero with the server."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from voice_worker.settings import Settings
 
 NAME = "serve-worker"
 HELP = "run the HTTP voice worker (speech-to-text, text-to-speech, OpenAI-compatible)"
@@ -35,14 +49,29 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from shared.logs import configure_logging
     from voice_worker.settings import Settings
 
     os.environ.update(overrides(args))  # children of a multi-process server read them too
     settings = Settings()
     configure_logging(settings.log.level, settings.log.json_format)
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(given or tempfile.mkdtemp(prefix="voice-worker-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # before prometheus_client loads
+    from voice_worker.observability.exposition import prepare_directory
+
+    prepare_directory(directory)
+    try:
+        _serve(settings)
+    finally:
+        if not given:
+            shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "voice_worker.asgi:app",
         factory=True,
@@ -56,4 +85,3 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
-    return 0

@@ -48,6 +48,7 @@ from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
 from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
 from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
+from voice_worker.observability import metrics
 from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
@@ -203,6 +204,7 @@ class VoiceChatEngine:
                 record.id, user.text, turn.role, ChatReply(text, thought, end.model)
             )
         log.info("voice turn", extra={"session_id": record.id, "timings": timings})
+        metrics.observe_turn(timings, spoken=user.transcript is not None, cached=known is not None)
         result = TurnResult(
             record.id,
             user.transcript,

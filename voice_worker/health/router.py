@@ -1,12 +1,15 @@
 """`GET /healthz` (the process answers), `GET /readyz` (the speech provider and the
-session store are ready; cache state) and `GET /metrics` (counters as JSON)."""
+session store are ready; cache state), `GET /metrics` (Prometheus' text format, every
+worker process in one scrape) and `GET /debug/counters` (this process's counters as
+JSON, for a person looking at one worker)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from voice_worker.deps import HealthDep
+from voice_worker.observability import exposition
 
 router = APIRouter(tags=["health"])
 
@@ -22,6 +25,11 @@ async def readyz(health: HealthDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
-async def metrics(health: HealthDep) -> dict[str, object]:
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    return Response(exposition.render(), media_type=exposition.CONTENT_TYPE)
+
+
+@router.get("/debug/counters")
+async def counters(health: HealthDep) -> dict[str, object]:
     return health.counters()

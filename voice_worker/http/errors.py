@@ -21,11 +21,13 @@ from voice_worker.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    UpstreamError,
     UpstreamFailed,
     UpstreamTimeout,
     UpstreamUnavailable,
     VoiceError,
 )
+from voice_worker.observability import metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,15 @@ def http_status(error: VoiceError) -> tuple[int, str]:
     return _FALLBACK
 
 
+def _observe(error: VoiceError, status: int) -> None:
+    """Every domain error answered passes here (a response or an error event)."""
+    provider = error.provider if isinstance(error, UpstreamError) else None
+    metrics.observe_error(status, error.code, provider, isinstance(error, Busy))
+
+
 def error_body(error: VoiceError) -> dict[str, object]:
-    _, type_ = http_status(error)
+    status, type_ = http_status(error)
+    _observe(error, status)
     return {
         "error": {"message": error.message, "type": type_, "param": error.param, "code": error.code}
     }
@@ -72,6 +81,7 @@ def error_response(
 
 def voice_error_response(error: VoiceError) -> JSONResponse:
     status, type_ = http_status(error)
+    _observe(error, status)
     headers = {}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))

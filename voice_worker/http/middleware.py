@@ -12,7 +12,7 @@ from shared.logs import new_request_id, request_id_var
 
 log = logging.getLogger("voice_worker.access")
 _HEADER = b"x-request-id"
-_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics", "/debug/counters"})
 
 
 class RequestIdMiddleware:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 
 from shared.audio.decoding import AudioDecodeError, AudioTooLongError, decode, probe
-from voice_worker.errors import Busy, InvalidRequest, PayloadTooLarge
+from voice_worker.errors import Busy, InvalidRequest, PayloadTooLarge, VoiceError
+from voice_worker.observability import metrics
 from voice_worker.stt.base import STTProvider, TranscribesSamples, Transcript, TranscriptionOptions
 
 #: the containers OpenAI accepts, plus the other names browsers and phones use
@@ -75,42 +76,52 @@ class Transcriber:
         self.pending = 0
         self.counters = TranscriptionCounters()
 
+    def _reject(self, error: VoiceError) -> VoiceError:
+        """Count a refused upload (by its code, in the metrics) and return the error."""
+        self.counters.rejected += 1
+        metrics.upload_rejected(error.code or "invalid_upload")
+        return error
+
     def check_size(self, size: int | None, param: str = "file") -> None:
         """Call as soon as the size is known (before reading the file into memory)."""
         if size is not None and size > self.max_bytes:
-            self.counters.rejected += 1
-            raise PayloadTooLarge(
-                f"the {param} has {size} bytes; at most {self.max_bytes} are accepted",
-                param=param,
-                code="file_too_large",
+            raise self._reject(
+                PayloadTooLarge(
+                    f"the {param} has {size} bytes; at most {self.max_bytes} are accepted",
+                    param=param,
+                    code="file_too_large",
+                )
             )
 
     def check_upload(self, upload: Upload) -> None:
         self.check_size(len(upload.data), upload.param)
         suffix = PurePath(upload.filename).suffix.lower().lstrip(".")
         if suffix and suffix not in EXTENSIONS:
-            self.counters.rejected += 1
-            raise InvalidRequest(
-                f"unsupported file extension '.{suffix}'; "
-                f"supported: {', '.join(sorted(EXTENSIONS))}",
-                param=upload.param,
-                code="invalid_file_format",
+            raise self._reject(
+                InvalidRequest(
+                    f"unsupported file extension '.{suffix}'; "
+                    f"supported: {', '.join(sorted(EXTENSIONS))}",
+                    param=upload.param,
+                    code="invalid_file_format",
+                )
             )
         if not upload.data:
-            self.counters.rejected += 1
-            raise InvalidRequest(
-                f"the uploaded {upload.param} is empty", param=upload.param, code="empty_file"
+            raise self._reject(
+                InvalidRequest(
+                    f"the uploaded {upload.param} is empty", param=upload.param, code="empty_file"
+                )
             )
 
     async def transcribe(self, upload: Upload, options: TranscriptionOptions) -> Transcript:
         self.counters.requests += 1
         self.check_upload(upload)
         if self.pending >= self.max_pending:
-            self.counters.rejected += 1
-            raise Busy(
-                f"{self.pending} transcriptions are already running or queued here; retry",
-                code="too_many_pending",
-                retry_after=1,
+            raise self._reject(
+                Busy(
+                    f"{self.pending} transcriptions are already running or queued here; retry",
+                    code="too_many_pending",
+                    retry_after=1,
+                )
             )
         self.pending += 1
         try:
@@ -125,22 +136,24 @@ class Transcriber:
                 raise AudioTooLongError(info.duration, self.max_seconds)
             decoded = await asyncio.to_thread(decode, upload.data, DECODE_RATE, self.max_seconds)
         except AudioTooLongError as exc:
-            self.counters.rejected += 1
-            raise InvalidRequest(str(exc), param=upload.param, code="audio_too_long") from None
+            error = InvalidRequest(str(exc), param=upload.param, code="audio_too_long")
+            raise self._reject(error) from None
         except AudioDecodeError as exc:
-            self.counters.rejected += 1
-            raise InvalidRequest(
-                f"the {upload.param} is not audio we can read ({exc})",
-                param=upload.param,
-                code="invalid_audio",
+            raise self._reject(
+                InvalidRequest(
+                    f"the {upload.param} is not audio we can read ({exc})",
+                    param=upload.param,
+                    code="invalid_audio",
+                )
             ) from None
         if decoded.duration < self.min_seconds:
-            self.counters.rejected += 1
-            raise InvalidRequest(
-                f"the {upload.param} holds {decoded.duration:.2f} s of audio; at least "
-                f"{self.min_seconds:g} s needed (is it truncated?)",
-                param=upload.param,
-                code="audio_too_short",
+            raise self._reject(
+                InvalidRequest(
+                    f"the {upload.param} holds {decoded.duration:.2f} s of audio; at least "
+                    f"{self.min_seconds:g} s needed (is it truncated?)",
+                    param=upload.param,
+                    code="audio_too_short",
+                )
             )
         self.counters.audio_seconds += decoded.duration
         if self._samples is not None:
