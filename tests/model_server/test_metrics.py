@@ -30,7 +30,7 @@ async def test_calls_audio_and_models_are_counted(model_server: Process) -> None
         chunks = [c async for c in stub.SynthesizeStream(pb.SynthesizeRequest(text="And this."))]
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.Synthesize(pb.SynthesizeRequest(text="Hi.", model="no-such-model"))
-        unknown = ch.unary_unary("/voice_engine.v1.TextToSpeech/NoSuchMethod")
+        unknown = ch.unary_unary("/voice_engine.v1.TextToSpeech/NoSuchMethod", None, None)
         with pytest.raises(grpc.aio.AioRpcError) as unimplemented:
             await unknown(b"")
     assert refused.value.code() is grpc.StatusCode.NOT_FOUND
