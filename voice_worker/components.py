@@ -29,6 +29,7 @@ from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.registry import build_chat_provider
 from voice_worker.conversation.adapters import CheckedSTT, TurnSpeech
 from voice_worker.conversation.engine import VoiceChatEngine
+from voice_worker.conversation.idempotency import IdempotencyKeys
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.health.probe import HealthProbe
 from voice_worker.lifecycle import Closeable, SupportsWarmUp
@@ -151,6 +152,9 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         backend = build_cache(settings.cache, settings.response_cache.max_entries, "chat_reply")
         _closes(stack, backend)
         response_cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
+    keys = IdempotencyKeys(
+        store, settings.response_cache.ttl_seconds, settings.idempotency.lease_seconds
+    )
     conversation = VoiceChatEngine(
         store,
         chat,
@@ -158,6 +162,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         settings.chat,
         stt=CheckedSTT(transcriber),
         response_cache=response_cache,
+        keys=keys,
     )
     if isinstance(tts, SupportsModels):
         await _mirror_models(stack, store, tts, db.tts_models_sync_seconds)
@@ -172,7 +177,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         speech=speech,
         transcriber=transcriber,
         conversation=conversation,
-        sessions=SessionManager(store, settings.chat),
+        sessions=SessionManager(store, settings.chat, keys),
         catalog=parts.catalog,
         health=HealthProbe(tts, stt, store, cache, speech, transcriber),
     )

@@ -31,6 +31,14 @@ class PayloadTooLarge(InvalidRequest):
     """The upload is larger than this worker accepts."""
 
 
+class KeyReused(InvalidRequest):
+    """An Idempotency-Key sent again with a different request."""
+
+
+class InProgress(VoiceError):
+    """A request with the same Idempotency-Key is still running: retry shortly."""
+
+
 class NotFound(VoiceError):
     """The session (or another named thing) does not exist."""
 
@@ -65,3 +73,12 @@ class UpstreamUnavailable(UpstreamError):
 
 class UpstreamTimeout(UpstreamError):
     """It did not answer in time."""
+
+
+class StoreUnavailable(UpstreamUnavailable):
+    """The session store (its database) did not answer: nothing was written."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            "session store", f"unavailable ({detail})", code="store_unavailable", retry_after=1
+        )

@@ -135,6 +135,18 @@ class CacheSettings(BaseModel):
     retry_max_seconds: float = Field(10.0, gt=0, description="Longest wait between Redis retries.")
 
 
+class IdempotencySettings(BaseModel):
+    """Idempotency-Key on turns and session creation (VOICE_IDEMPOTENCY__*). Keys are
+    kept in the session store for VOICE_RESPONSE_CACHE__TTL_SECONDS."""
+
+    lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A running request renews its key this often x3; a worker that dies "
+        "holds it this long before a retry may take it over.",
+    )
+
+
 class WyomingSettings(BaseModel):
     """The Wyoming server for Home Assistant and voice satellites, `voice-engine
     serve-wyoming` (VOICE_WYOMING__*). Its limits are the worker's own: text length
@@ -195,4 +207,5 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     wyoming: WyomingSettings = Field(default_factory=WyomingSettings)

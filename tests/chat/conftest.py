@@ -74,7 +74,7 @@ async def store(database_url: str) -> AsyncIterator[SqlStore]:
     async with opened.engine.begin() as conn:
         from voice_worker.store import migrations as m
 
-        for table in (m.messages, m.sessions, m.tts_models):
+        for table in (m.messages, m.sessions, m.tts_models, m.idempotency_keys):
             await conn.execute(table.delete())
     try:
         yield opened

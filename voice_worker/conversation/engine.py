@@ -44,12 +44,20 @@ from voice_worker.conversation.events import (
     TurnDone,
     TurnEvent,
 )
+from voice_worker.conversation.idempotency import (
+    Held,
+    IdempotencyKeys,
+    fingerprint,
+    replay,
+    turn_from_record,
+    turn_record,
+)
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
 from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
-from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
+from voice_worker.errors import InProgress, InvalidRequest, NotFound, UpstreamFailed
 from voice_worker.observability import metrics
-from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
+from voice_worker.store.base import ChatStore, KeyLost, NewMessage, SessionRecord
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
@@ -71,13 +79,16 @@ class Speaker(Protocol):
 
 @dataclass
 class Turn:
-    """A turn begun: its session, what the user said, and the clock."""
+    """A turn begun: its session, what the user said, and the clock; with an
+    Idempotency-Key, the key it holds, or the stored result it replays."""
 
     session: SessionRecord
     user: NewMessage
     role: str
     watch: Stopwatch = field(default_factory=Stopwatch)
     timings: dict[str, float] = field(default_factory=dict)
+    held: Held | None = None
+    replay: TurnResult | None = None
 
 
 class VoiceChatEngine:
@@ -89,10 +100,12 @@ class VoiceChatEngine:
         settings: ChatSettings,
         stt: STTProvider | None = None,
         response_cache: ResponseCache | None = None,
+        keys: IdempotencyKeys | None = None,
     ) -> None:
         self.store, self.chat, self.tts, self.stt = store, chat, tts, stt
         self.settings = settings
         self.response_cache = response_cache
+        self.keys = keys
         self.max_text_chars = settings.max_input_chars
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -105,7 +118,9 @@ class VoiceChatEngine:
         return found
 
     # -- beginning a turn: everything that can be refused before anything is said --
-    async def begin_text(self, session: str | SessionRecord, text: str) -> Turn:
+    async def begin_text(
+        self, session: str | SessionRecord, text: str, key: str | None = None
+    ) -> Turn:
         record = await self.session(session)
         text = (text or "").strip()
         if not text:
@@ -120,23 +135,46 @@ class VoiceChatEngine:
             check_characters(text)
         except TextRejected as exc:
             raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
-        return Turn(record, NewMessage("user", text), self._role(record))
+        role = self._role(record)
+        held = await self._claim(key, "text", record.id, text)
+        if isinstance(held, TurnResult):
+            return Turn(record, NewMessage("user", text), role, replay=held)
+        return Turn(record, NewMessage("user", text), role, held=held)
 
-    async def begin_audio(self, session: str | SessionRecord, audio: bytes) -> Turn:
+    async def begin_audio(
+        self, session: str | SessionRecord, audio: bytes, key: str | None = None
+    ) -> Turn:
         record = await self.session(session)
         if self.stt is None:
             raise InvalidRequest("this worker has no speech-to-text provider configured")
         if not audio:
             raise InvalidRequest("the audio file is empty", param="audio")
         role = self._role(record)
+        held = await self._claim(key, "audio", record.id, audio)
+        if isinstance(held, TurnResult):
+            return Turn(record, NewMessage("user", held.transcript or ""), role, replay=held)
         watch = Stopwatch()
         options = TranscriptionOptions(language=record.settings.language or None)
-        transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
-        text = transcript.text.strip()
-        if not text:
-            raise InvalidRequest("no speech was recognized in the audio", param="audio")
+        try:
+            async with held.kept() if held else contextlib.nullcontext():
+                stt = self.stt.transcribe(audio, options)
+                transcript = await call_provider("speech-to-text", stt)
+            text = transcript.text.strip()
+            if not text:
+                raise InvalidRequest("no speech was recognized in the audio", param="audio")
+        except BaseException:
+            if held is not None:
+                await held.release()
+            raise
         user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
-        return Turn(record, user, role, watch, {"stt": watch.seconds})
+        return Turn(record, user, role, watch, {"stt": watch.seconds}, held)
+
+    async def _claim(self, key: str | None, *request: str | bytes) -> Held | TurnResult | None:
+        """With an Idempotency-Key: the key held for this turn, or the stored turn."""
+        if key is None or self.keys is None:
+            return None
+        claimed = await self.keys.claim(key, fingerprint("turn", *request))
+        return claimed if isinstance(claimed, Held) else turn_from_record(claimed)
 
     def _role(self, record: SessionRecord) -> str:
         role = record.settings.analyst_role or self.settings.default_role
@@ -145,7 +183,31 @@ class VoiceChatEngine:
 
     # -- running it ---------------------------------------------------------------
     async def run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
-        """The turn's events as they happen; the last one, TurnDone, once it is stored."""
+        """The turn's events as they happen; the last one, TurnDone, once it is stored
+        (a replayed turn: its stored events at once). A turn holding an Idempotency-Key
+        renews it while it runs and releases it unless the turn is stored."""
+        if turn.replay is not None:
+            events = replay(turn.replay)
+        elif turn.held is None:
+            events = self._run(turn)
+        else:
+            events = self._run_held(turn, turn.held)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
+
+    async def _run_held(self, turn: Turn, held: Held) -> AsyncGenerator[TurnEvent, None]:
+        stored = False
+        try:
+            async with held.kept(), contextlib.aclosing(self._run(turn)) as events:
+                async for event in events:
+                    stored = stored or isinstance(event, TurnDone)
+                    yield event
+        finally:
+            if not stored:
+                await held.release()
+
+    async def _run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
         record, user, timings, watch = turn.session, turn.user, turn.timings, turn.watch
         lock = self._locks.setdefault(record.id, asyncio.Lock())
         async with lock:  # one turn of a session at a time in this process
@@ -193,10 +255,25 @@ class VoiceChatEngine:
                 audio_duration=seconds,
                 timings=timings,
             )
+            receipt = None
+            if turn.held is not None:  # the key done with the turn, in its transaction
+                whole = TurnResult(record.id, user.transcript, text, thought, bytes(audio),
+                                   options.format.value, rate, seconds, dict(timings), 0, 0,
+                                   known is not None, end.usage)  # fmt: skip
+                receipt = turn.held.receipt(turn_record(whole))
             try:
-                user_row, assistant_row = await self.store.add_turn(record.id, user, assistant)
+                user_row, assistant_row = await self.store.add_turn(
+                    record.id, user, assistant, receipt
+                )
             except LookupError:
                 raise NotFound(f"session {record.id!r} was deleted during the turn") from None
+            except KeyLost:
+                raise InProgress(
+                    "this turn's Idempotency-Key was taken over by a retry; not stored",
+                    param="Idempotency-Key",
+                    code="idempotency_key_in_use",
+                    retry_after=1,
+                ) from None
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
         if self.response_cache is not None and known is None:

@@ -19,6 +19,7 @@ from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
 from voice_worker.conversation.turn import TurnResult
 from voice_worker.deps import EngineDep, TranscriberDep
+from voice_worker.http.headers import REPLAYED, IdempotencyKey
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 MAX_HEADER_CHARS = 2000
@@ -31,23 +32,33 @@ async def voice_turn(
     engine: EngineDep,
     transcriber: TranscriberDep,
     audio: Annotated[UploadFile, File()],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     transcriber.check_size(audio.size, "audio")  # VOICE_STT__MAX_BYTES, before reading
-    turn = await engine.begin_audio(session_id, await audio.read())
+    turn = await engine.begin_audio(session_id, await audio.read(), idempotency_key)
     return await respond(engine, turn, request)
 
 
 @router.post("/{session_id}/text", response_model=TurnOut)
 async def text_turn(
-    session_id: str, body: TextTurn, request: Request, engine: EngineDep
+    session_id: str,
+    body: TextTurn,
+    request: Request,
+    engine: EngineDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    return await respond(engine, await engine.begin_text(session_id, body.text), request)
+    turn = await engine.begin_text(session_id, body.text, idempotency_key)
+    return await respond(engine, turn, request)
 
 
 async def respond(engine: VoiceChatEngine, turn: Turn, request: Request) -> Response:
     if MEDIA_TYPE in request.headers.get("accept", ""):
-        return turn_events(engine.run(turn))
-    return reply(await engine.collect(turn), request)
+        response: Response = turn_events(engine.run(turn))
+    else:
+        response = reply(await engine.collect(turn), request)
+    if turn.replay is not None:
+        response.headers[REPLAYED] = "true"
+    return response
 
 
 def reply(result: TurnResult, request: Request) -> Response:

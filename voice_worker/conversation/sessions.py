@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.idempotency import Held, IdempotencyKeys, fingerprint
 from voice_worker.conversation.prompt import persona
 from voice_worker.errors import InvalidRequest, NotFound
 from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecord, SessionSettings
@@ -15,9 +16,12 @@ MAX_PAGE = 200
 
 
 class SessionManager:
-    def __init__(self, store: ChatStore, chat_settings: ChatSettings) -> None:
+    def __init__(
+        self, store: ChatStore, chat_settings: ChatSettings, keys: IdempotencyKeys | None = None
+    ) -> None:
         self.store = store
         self.chat_settings = chat_settings
+        self.keys = keys
 
     def _check(self, settings: SessionSettings) -> None:
         persona(self.chat_settings, settings.analyst_role)  # unknown role: 400
@@ -25,6 +29,25 @@ class SessionManager:
     async def create(self, settings: SessionSettings, title: str = "") -> SessionRecord:
         self._check(settings)
         return await self.store.create_session(settings, title)
+
+    async def create_once(
+        self, settings: SessionSettings, title: str, key: str | None
+    ) -> tuple[SessionRecord, bool]:
+        """`create` under an Idempotency-Key: (the session, whether it was created
+        by an earlier request with this key and is returned again)."""
+        if key is None or self.keys is None:
+            return await self.create(settings, title), False
+        self._check(settings)
+        request = fingerprint("session", settings.model_dump_json(), title)
+        claimed = await self.keys.claim(key, request)
+        if not isinstance(claimed, Held):
+            stored = {**claimed, "settings": SessionSettings.model_validate(claimed["settings"])}
+            return SessionRecord(**stored), True
+        try:
+            return await self.store.create_session(settings, title, claimed.receipt({})), False
+        except BaseException:
+            await claimed.release()
+            raise
 
     async def get(self, session_id: str) -> SessionRecord:
         record = await self.store.get_session(session_id)

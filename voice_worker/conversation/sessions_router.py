@@ -13,14 +13,23 @@ from voice_worker.conversation.protocol import (
     SessionPatch,
 )
 from voice_worker.deps import SessionsDep
+from voice_worker.http.headers import REPLAYED, IdempotencyKey
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 
 
 @router.post("", status_code=201)
-async def create_session(sessions: SessionsDep, body: SessionCreate | None = None) -> SessionOut:
+async def create_session(
+    sessions: SessionsDep,
+    response: Response,
+    body: SessionCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> SessionOut:
     body = body or SessionCreate()
-    return SessionOut.of(await sessions.create(body.settings, body.title))
+    record, replayed = await sessions.create_once(body.settings, body.title, idempotency_key)
+    if replayed:
+        response.headers[REPLAYED] = "true"
+    return SessionOut.of(record)
 
 
 @router.get("")

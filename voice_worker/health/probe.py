@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from shared.cache.base import ByteCache
+from voice_worker.errors import StoreUnavailable
 from voice_worker.lifecycle import Readiness, SupportsReadiness
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import ChatStore
@@ -23,6 +24,8 @@ async def store_readiness(store: ChatStore) -> Readiness:
     try:
         await asyncio.wait_for(store.ping(), STORE_PING_SECONDS)
     except Exception as exc:
+        if isinstance(exc, StoreUnavailable) and exc.__cause__ is not None:
+            exc = exc.__cause__  # type: ignore[assignment]  # the database's own error
         reason = (str(exc).splitlines() or [""])[0][:200]
         return Readiness(False, f"{type(exc).__name__}: {reason}")
     return Readiness(True, "ok")

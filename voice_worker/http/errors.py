@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException
 
 from voice_worker.errors import (
     Busy,
+    InProgress,
     InvalidRequest,
+    KeyReused,
     NotFound,
     PayloadTooLarge,
     UpstreamError,
@@ -36,6 +38,8 @@ HTTP_STATUS: dict[type[VoiceError], tuple[int, str]] = {
     InvalidRequest: (400, "invalid_request_error"),
     PayloadTooLarge: (413, "invalid_request_error"),
     NotFound: (404, "not_found_error"),
+    InProgress: (409, "conflict_error"),
+    KeyReused: (422, "invalid_request_error"),
     Busy: (503, "server_busy"),
     UpstreamFailed: (502, "upstream_error"),
     UpstreamUnavailable: (503, "upstream_error"),
@@ -104,7 +108,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         reason = (first.get("ctx") or {}).get("error", "it does not parse")
         message = f"the request body is not valid JSON: {reason}"
         return error_response(400, message, code="invalid_json")
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+    location = [
+        str(part) for part in first.get("loc", ()) if part not in ("body", "query", "header")
+    ]
     param = ".".join(location) or None
     message = first.get("msg", "invalid request")
     if param:

@@ -89,6 +89,33 @@ class TTSModelRecord:
 
 
 @dataclass(frozen=True)
+class KeyClaim:
+    """What the store says of an Idempotency-Key asked for: `claimed` (this request
+    runs, as `owner`), `running` (another request holds it), `done` (its `result`),
+    `mismatch` (it was used with another request)."""
+
+    state: Literal["claimed", "running", "done", "mismatch"]
+    owner: str = ""
+    result: str | None = None  # JSON, when done
+
+
+class KeyLost(Exception):
+    """A request's claim on its Idempotency-Key was taken over (its lease lapsed):
+    what it would have stored is not."""
+
+
+@dataclass(frozen=True)
+class KeyReceipt:
+    """Mark key `key`, held by `owner`, done with `result` (JSON) in the transaction
+    that stores what the request made; KeyLost (nothing stored) when the claim was
+    lost (its lease lapsed and another request took it over)."""
+
+    key: str
+    owner: str
+    result: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
@@ -96,7 +123,12 @@ class Page(Generic[T]):
 
 @runtime_checkable
 class ChatStore(Protocol):
-    async def create_session(self, settings: SessionSettings, title: str = "") -> SessionRecord: ...
+    async def create_session(
+        self, settings: SessionSettings, title: str = "", receipt: KeyReceipt | None = None
+    ) -> SessionRecord:
+        """With a `receipt`, its key is done with the session (its fields in the
+        result) in the same transaction."""
+        ...
 
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
 
@@ -111,10 +143,31 @@ class ChatStore(Protocol):
     async def delete_session(self, session_id: str) -> bool: ...
 
     async def add_turn(
-        self, session_id: str, user: NewMessage, assistant: NewMessage
+        self,
+        session_id: str,
+        user: NewMessage,
+        assistant: NewMessage,
+        receipt: KeyReceipt | None = None,
     ) -> tuple[MessageRecord, MessageRecord]:
         """Both messages in one transaction: a turn is stored whole or not at all.
-        LookupError when the session does not exist (any more)."""
+        LookupError when the session does not exist (any more). With a `receipt`, its
+        key is done in the same transaction, the message ids added to its result."""
+        ...
+
+    async def claim_key(
+        self, key: str, fingerprint: str, lease_seconds: float, ttl_seconds: float
+    ) -> KeyClaim:
+        """Claim an Idempotency-Key for a request (`fingerprint`: what it asks); a
+        running claim whose lease lapsed (its worker died) is taken over, an expired
+        key is reused."""
+        ...
+
+    async def renew_key(self, key: str, owner: str, lease_seconds: float) -> bool:
+        """Extend the lease of a running claim; False when it is no longer ours."""
+        ...
+
+    async def release_key(self, key: str, owner: str) -> None:
+        """Forget a running claim (its request failed: a retry runs anew)."""
         ...
 
     async def list_messages(

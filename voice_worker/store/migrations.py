@@ -71,6 +71,23 @@ tts_models = sa.Table(
     sa.Column("synced_at", sa.Float, nullable=False),
 )
 
+#: Idempotency-Key of each request that sent one (voice_worker.conversation.idempotency):
+#: `running` while its owner (a claim token) holds a lease it renews, `done` with the
+#: stored result, written in the same transaction as what the request stored
+idempotency_keys = sa.Table(
+    "voice_idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("owner", sa.String(32), nullable=False),
+    sa.Column("lease_until", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("result", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_voice_idempotency_keys_expires", "expires_at"),
+)
+
 
 def _initial(conn: sa.Connection) -> None:
     for table in (sessions, messages, tts_models):
@@ -85,9 +102,14 @@ def _sessions_by_time(conn: sa.Connection) -> None:
     )
 
 
+def _idempotency_keys(conn: sa.Connection) -> None:
+    idempotency_keys.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "sessions, messages and tts_models", _initial),
     (2, "index sessions by creation time (listing)", _sessions_by_time),
+    (3, "idempotency keys of turns and session creation", _idempotency_keys),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -8,20 +8,29 @@ immutable dataclasses and each call is one or two statements, so an identity map
 lazy loading would add cost and surprise and nothing else. The drivers are aiosqlite
 (the embedded default: one file, WAL journal so that readers never block the writer)
 and asyncpg. Dialect differences live in `engine` (URL, pragmas, pool) and in
-`migrations` (the advisory lock); a turn's two messages are one `engine.begin()`."""
+`migrations` (the advisory lock); a turn's two messages are one `engine.begin()`.
+A database that cannot be reached (down, restarting, its connection lost mid-call) is
+StoreUnavailable (503 with Retry-After): the transaction did not commit, and the pool
+reconnects (pre-ping) once the database is back."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from voice_worker.errors import StoreUnavailable
+from voice_worker.store import keys
 from voice_worker.store import migrations as m
 from voice_worker.store.base import (
+    KeyClaim,
+    KeyReceipt,
     MessageRecord,
     NewMessage,
     Page,
@@ -40,32 +49,71 @@ async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlSto
     return SqlStore(engine)
 
 
+#: what a database that is down, restarting or unreachable raises
+UNREACHABLE = (OSError, asyncio.TimeoutError, sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    first_line = (str(exc).splitlines() or [""])[0][:200]
+    return StoreUnavailable(f"{type(exc).__name__}: {first_line}")
+
+
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._purged_at = 0.0
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; an unreachable database is StoreUnavailable."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except UNREACHABLE as exc:
+            raise _unavailable(exc) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _unavailable(exc) from exc
+            raise
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction, committed at the end of the block (nothing of it otherwise)."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except UNREACHABLE as exc:
+            raise _unavailable(exc) from exc
+        except sa.exc.DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise _unavailable(exc) from exc
+            raise
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
 
-    async def create_session(self, settings: SessionSettings, title: str = "") -> SessionRecord:
+    async def create_session(
+        self, settings: SessionSettings, title: str = "", receipt: KeyReceipt | None = None
+    ) -> SessionRecord:
         now = time.time()
         record = SessionRecord(uuid.uuid4().hex, title, settings, now, now)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                m.sessions.insert().values(
-                    id=record.id,
-                    title=title,
-                    settings=settings.model_dump(mode="json"),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        values = {
+            "id": record.id,
+            "title": title,
+            "settings": settings.model_dump(mode="json"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._begin() as conn:
+            await conn.execute(m.sessions.insert().values(**values))
+            if receipt is not None:
+                await keys.finish(conn, receipt, values)
         return record
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (
                 await conn.execute(m.sessions.select().where(m.sessions.c.id == session_id))
             ).first()
@@ -80,7 +128,7 @@ class SqlStore:
             query = query.where(
                 sa.tuple_(m.sessions.c.created_at, m.sessions.c.id) < sa.tuple_(created, last_id)
             )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query.limit(limit + 1))).all()
         items = [_session(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -98,30 +146,37 @@ class SqlStore:
         }
         if title is not None:
             values["title"] = title
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(
                 m.sessions.update().where(m.sessions.c.id == session_id).values(**values)
             )
         return await self.get_session(session_id) if result.rowcount else None
 
     async def delete_session(self, session_id: str) -> bool:
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(m.messages.delete().where(m.messages.c.session_id == session_id))
             result = await conn.execute(m.sessions.delete().where(m.sessions.c.id == session_id))
         return bool(result.rowcount)
 
     async def add_turn(
-        self, session_id: str, user: NewMessage, assistant: NewMessage
+        self,
+        session_id: str,
+        user: NewMessage,
+        assistant: NewMessage,
+        receipt: KeyReceipt | None = None,
     ) -> tuple[MessageRecord, MessageRecord]:
         now = time.time()
         rows = [_message_values(session_id, message, now) for message in (user, assistant)]
         insert = m.messages.insert().returning(m.messages.c.id, sort_by_parameter_order=True)
         try:
-            async with self.engine.begin() as conn:  # one statement for both, one transaction
+            async with self._begin() as conn:  # one statement for both, one transaction
                 ids = (await conn.execute(insert, rows)).scalars().all()
                 await conn.execute(
                     m.sessions.update().where(m.sessions.c.id == session_id).values(updated_at=now)
                 )
+                if receipt is not None:
+                    ids_ = {"user_message_id": int(ids[0]), "assistant_message_id": int(ids[1])}
+                    await keys.finish(conn, receipt, ids_)
         except sa.exc.IntegrityError:
             if await self.get_session(session_id) is None:  # deleted meanwhile
                 raise LookupError(f"no voice chat session {session_id!r}") from None
@@ -135,36 +190,67 @@ class SqlStore:
         query = m.messages.select().where(m.messages.c.session_id == session_id)
         if cursor:
             query = query.where(m.messages.c.id > _int_cursor(cursor))
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query.order_by(m.messages.c.id).limit(limit + 1))).all()
         items = [_message(r) for r in rows[:limit]]
         return Page(items, str(items[-1].id) if len(rows) > limit else None)
 
     async def count_messages(self, session_id: str) -> int:
         query = sa.select(sa.func.count()).where(m.messages.c.session_id == session_id)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return int(await conn.scalar(query) or 0)
 
     async def recent_messages(self, session_id: str, limit: int) -> list[MessageRecord]:
         if limit <= 0:
             return []
         query = m.messages.select().where(m.messages.c.session_id == session_id)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query.order_by(m.messages.c.id.desc()).limit(limit))).all()
         return [_message(r) for r in reversed(rows)]
 
     async def replace_tts_models(self, models: Sequence[TTSModelRecord]) -> None:
         now = time.time()
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(m.tts_models.delete())
             if models:
                 rows = [{**vars(model), "synced_at": now} for model in models]
                 await conn.execute(m.tts_models.insert(), rows)
 
     async def list_tts_models(self) -> list[TTSModelRecord]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(m.tts_models.select().order_by(m.tts_models.c.name))).all()
         return [TTSModelRecord(**r._mapping) for r in rows]
+
+    async def claim_key(
+        self, key: str, fingerprint: str, lease_seconds: float, ttl_seconds: float
+    ) -> KeyClaim:
+        await self._purge_keys()
+        for _ in range(3):  # a row that vanishes between insert and read: try again
+            try:
+                async with self._begin() as conn:
+                    return await keys.insert(conn, key, fingerprint, lease_seconds, ttl_seconds)
+            except sa.exc.IntegrityError:
+                pass
+            async with self._begin() as conn:
+                claim = await keys.decide(conn, key, fingerprint, lease_seconds, ttl_seconds)
+            if claim is not None:
+                return claim
+        return KeyClaim("running")
+
+    async def renew_key(self, key: str, owner: str, lease_seconds: float) -> bool:
+        async with self._begin() as conn:
+            return await keys.renew(conn, key, owner, lease_seconds)
+
+    async def release_key(self, key: str, owner: str) -> None:
+        async with self._begin() as conn:
+            await keys.release(conn, key, owner)
+
+    async def _purge_keys(self) -> None:
+        if time.monotonic() - self._purged_at < keys.PURGE_EVERY_SECONDS:
+            return
+        self._purged_at = time.monotonic()
+        async with self._begin() as conn:
+            await keys.purge(conn)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,148 @@
+"""Idempotent turns and session creation: a client that lost its connection sends the
+same request again with the same `Idempotency-Key` and gets the stored result, never
+a second turn.
+
+`IdempotencyKeys.claim(key, fingerprint)` asks the store (so the keys work across
+workers): the first request with a key runs (`Held`); a repeat of the same request
+gets the stored result (a dict); while the first still runs, InProgress (409 with
+Retry-After); the same key with another request, KeyReused (422). A held key has a
+lease its request renews while it runs (`Held.kept`); a request whose worker died
+stops renewing, and once the lease lapses a retry takes the key over. The result is
+written in the transaction that stores the turn or the session (a `KeyReceipt`), so
+a turn is stored, and its key done, once or not at all; a request that fails
+releases its key (a retry runs anew). Keys live as long as the response cache
+(VOICE_RESPONSE_CACHE__TTL_SECONDS)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from voice_worker.conversation.events import (
+    AudioDelta,
+    ReplyDelta,
+    ThinkingDelta,
+    Transcribed,
+    TurnDone,
+    TurnEvent,
+)
+from voice_worker.conversation.turn import TurnResult
+from voice_worker.errors import InProgress, KeyReused
+from voice_worker.observability import metrics
+from voice_worker.store.base import ChatStore, KeyReceipt
+
+log = logging.getLogger(__name__)
+Stored = dict[str, Any]  # a request's stored result
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    """SHA-256 over the parts of a request, each length-prefixed (no ambiguity)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+@dataclass
+class Held:
+    """A key this request holds: renew it while working, hand in the result."""
+
+    key: str
+    owner: str
+    keys: IdempotencyKeys
+
+    def receipt(self, result: Stored) -> KeyReceipt:
+        return KeyReceipt(self.key, self.owner, result)
+
+    @contextlib.asynccontextmanager
+    async def kept(self) -> AsyncIterator[None]:
+        """Renew the lease while the block runs."""
+        task = asyncio.create_task(self._renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.keys.lease_seconds / 3)
+            try:
+                if not await self.keys.store.renew_key(
+                    self.key, self.owner, self.keys.lease_seconds
+                ):
+                    log.warning("idempotency key taken over", extra={"key": self.key})
+                    return
+            except Exception as exc:  # the store away for a moment: try again
+                log.warning("idempotency key renewal failed", extra={"error": str(exc)})
+
+    async def release(self) -> None:
+        """The request failed: forget the key (best effort; its lease lapses anyway)."""
+        try:
+            await asyncio.shield(self.keys.store.release_key(self.key, self.owner))
+        except Exception as exc:
+            log.warning("idempotency key release failed", extra={"error": str(exc)})
+
+
+class IdempotencyKeys:
+    def __init__(self, store: ChatStore, ttl_seconds: float, lease_seconds: float) -> None:
+        self.store = store
+        self.ttl_seconds = ttl_seconds
+        self.lease_seconds = lease_seconds
+
+    async def claim(self, key: str, request: str) -> Held | Stored:
+        """`Held` when this request runs, the stored result when it already ran;
+        InProgress or KeyReused otherwise (`request`: its fingerprint)."""
+        claim = await self.store.claim_key(key, request, self.lease_seconds, self.ttl_seconds)
+        if claim.state == "claimed":
+            metrics.idempotency("new")
+            return Held(key, claim.owner, self)
+        if claim.state == "done" and claim.result is not None:
+            metrics.idempotency("replayed")
+            stored: Stored = json.loads(claim.result)
+            return stored
+        if claim.state == "mismatch":
+            metrics.idempotency("mismatch")
+            raise KeyReused(
+                "this Idempotency-Key was used with a different request; use a new key",
+                param="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
+        metrics.idempotency("in_progress")
+        raise InProgress(
+            "a request with this Idempotency-Key is still running; retry shortly",
+            param="Idempotency-Key",
+            code="idempotency_key_in_use",
+            retry_after=1,
+        )
+
+
+def turn_record(result: TurnResult) -> Stored:
+    """A turn's result as stored (the audio in base64; the store adds the ids)."""
+    record = asdict(result)
+    record["audio"] = base64.b64encode(result.audio).decode()
+    return record
+
+
+def turn_from_record(record: Stored) -> TurnResult:
+    return TurnResult(**{**record, "audio": base64.b64decode(record["audio"])})
+
+
+async def replay(result: TurnResult) -> AsyncGenerator[TurnEvent, None]:
+    """A stored turn as the events of a live one, all at once: what was heard, the
+    thinking and the reply whole, the audio as one delta, then TurnDone."""
+    if result.transcript is not None:
+        yield Transcribed(result.transcript)
+    if result.thinking:
+        yield ThinkingDelta(result.thinking)
+    yield ReplyDelta(result.reply_text)
+    yield AudioDelta(result.audio, result.reply_text, 0.0)
+    yield TurnDone(result.with_audio(b""))
