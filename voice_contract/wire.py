@@ -59,12 +59,20 @@ def retry_service_config(max_retries: int) -> str:
     return json.dumps({"methodConfig": [method_config]})
 
 
+#: a server that went away is tried again at most this often once it is gone a while
+#: (gRPC's own default grows to 120 s: a restarted server would wait that long)
+MAX_RECONNECT_BACKOFF_MS = 2000
+
+
 def channel_options(max_retries: int = 0) -> list[tuple[str, int | str]]:
-    """Options of a client channel: the raised message limits and, with `max_retries`,
-    the retry policy above."""
+    """Options of a client channel: the raised message limits, reconnection within
+    seconds of a server's return, and, with `max_retries`, the retry policy above."""
     options: list[tuple[str, int | str]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.initial_reconnect_backoff_ms", 250),
+        ("grpc.min_reconnect_backoff_ms", 250),
+        ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
     ]
     if max_retries > 0:
         options += [

@@ -8,10 +8,17 @@
 // this request. The body is piped only once the connection is up, so a refused
 // connection has consumed nothing and the next worker gets the whole upload. When
 // none answers, the client gets 502 (504 on timeout) with a JSON error.
+//
+// A request that carries an Idempotency-Key is safe to send twice (the workers keep
+// its result), so its body is kept (up to RETRY_BODY_LIMIT_BYTES, 32 MiB) and, if its
+// worker dies under it (the connection reset before any byte of the reply), it is sent
+// once more, to the next worker. Without a key a reset is a 502: the turn may or may
+// not have happened, and only the client can decide.
 "use strict";
 
 const crypto = require("node:crypto");
 const http = require("node:http");
+const { PassThrough } = require("node:stream");
 const express = require("express");
 
 const workers = (process.env.WORKER_URLS || "http://127.0.0.1:8001")
@@ -19,13 +26,42 @@ const workers = (process.env.WORKER_URLS || "http://127.0.0.1:8001")
   .map((u) => new URL(u.trim()));
 const port = Number(process.env.PORT || 3000);
 const timeoutMs = Number(process.env.UPSTREAM_TIMEOUT_MS || 120000);
+const retryBodyLimit = Number(process.env.RETRY_BODY_LIMIT_BYTES || 32 * 1024 * 1024);
+const RESET = new Set(["ECONNRESET", "EPIPE"]);
 let next = 0;
 
-function forward(req, res, attempt = 0) {
-  const target = workers[(next + attempt) % workers.length];
+// The body of a keyed request, whole (a Buffer), or, past the limit, a stream of it
+// (then it cannot be sent twice).
+function readBody(req, limit, done) {
+  const chunks = [];
+  let size = 0;
+  const onData = (chunk) => {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > limit) {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      const rest = new PassThrough();
+      for (const c of chunks) rest.write(c);
+      req.pipe(rest);
+      done(null, rest);
+    }
+  };
+  const onEnd = () => done(Buffer.concat(chunks), null);
+  req.on("data", onData);
+  req.on("end", onEnd);
+}
+
+function forward(req, res, call) {
+  const target = workers[(call.first + call.attempt) % workers.length];
   const headers = { ...req.headers, host: target.host };
-  headers["x-request-id"] = req.headers["x-request-id"] || crypto.randomUUID();
+  headers["x-request-id"] = call.requestId;
   headers["x-forwarded-for"] = req.socket.remoteAddress || "";
+  if (call.body) {
+    delete headers["transfer-encoding"];
+    headers["content-length"] = String(call.body.length);
+  }
+  let answered = false;
   const upstream = http.request(
     {
       protocol: target.protocol,
@@ -37,6 +73,7 @@ function forward(req, res, attempt = 0) {
       timeout: timeoutMs,
     },
     (reply) => {
+      answered = true;
       res.status(reply.statusCode || 502);
       for (const [name, value] of Object.entries(reply.headers)) {
         if (value !== undefined) res.setHeader(name, value);
@@ -57,7 +94,8 @@ function forward(req, res, attempt = 0) {
   let piped = false;
   const pipeBody = () => {
     piped = true;
-    req.pipe(upstream);
+    if (call.body) upstream.end(call.body);
+    else (call.stream || req).pipe(upstream);
   };
   upstream.on("socket", (socket) => {
     if (socket.connecting) socket.once("connect", pipeBody);
@@ -65,8 +103,16 @@ function forward(req, res, attempt = 0) {
   });
   upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
   upstream.on("error", (err) => {
-    if (err.code === "ECONNREFUSED" && !piped && attempt + 1 < workers.length) {
-      forward(req, res, attempt + 1);
+    if (res.writableEnded || res.destroyed) return; // the client is gone
+    const another = call.attempt + 1 < workers.length;
+    if (err.code === "ECONNREFUSED" && (!piped || call.body) && another) {
+      forward(req, res, { ...call, attempt: call.attempt + 1 });
+      return;
+    }
+    // its worker died under it: a keyed request goes once more, to the next worker
+    if (RESET.has(err.code) && !answered && call.body && !call.resent && workers.length > 1) {
+      console.log(JSON.stringify({ msg: "retrying on another worker", request_id: call.requestId }));
+      forward(req, res, { ...call, attempt: call.attempt + 1, resent: true });
       return;
     }
     if (!res.headersSent) {
@@ -84,7 +130,19 @@ app.disable("x-powered-by");
 app.get("/healthz", (_req, res) => res.json({ status: "ok", workers: workers.map(String) }));
 app.all(["/api/voice/*", "/v1/audio/*"], (req, res) => {
   next = (next + 1) % workers.length;
-  forward(req, res);
+  const call = {
+    first: next,
+    attempt: 0,
+    requestId: req.headers["x-request-id"] || crypto.randomUUID(),
+    body: null,
+    stream: null,
+    resent: false,
+  };
+  if (!req.headers["idempotency-key"]) {
+    forward(req, res, call);
+    return;
+  }
+  readBody(req, retryBodyLimit, (body, stream) => forward(req, res, { ...call, body, stream }));
 });
 
 if (require.main === module) {

@@ -53,6 +53,18 @@ async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlSto
 UNREACHABLE = (OSError, asyncio.TimeoutError, sa.exc.OperationalError, sa.exc.InterfaceError)
 
 
+#: SQLSTATE classes of a database that cannot serve now: connection exceptions (08),
+#: operator intervention (57P: shutting down, starting up), insufficient resources (53)
+UNAVAILABLE_STATES = ("08", "57P", "53")
+
+
+def _is_unavailable(exc: sa.exc.DBAPIError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (
+        isinstance(state, str) and state.startswith(UNAVAILABLE_STATES)
+    )
+
+
 def _unavailable(exc: BaseException) -> StoreUnavailable:
     first_line = (str(exc).splitlines() or [""])[0][:200]
     return StoreUnavailable(f"{type(exc).__name__}: {first_line}")
@@ -73,7 +85,7 @@ class SqlStore:
         except UNREACHABLE as exc:
             raise _unavailable(exc) from exc
         except sa.exc.DBAPIError as exc:
-            if exc.connection_invalidated:
+            if _is_unavailable(exc):
                 raise _unavailable(exc) from exc
             raise
 
@@ -86,7 +98,7 @@ class SqlStore:
         except UNREACHABLE as exc:
             raise _unavailable(exc) from exc
         except sa.exc.DBAPIError as exc:
-            if exc.connection_invalidated:
+            if _is_unavailable(exc):
                 raise _unavailable(exc) from exc
             raise
 
