@@ -40,6 +40,7 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
     "inline": ([], ["<thi", "nk>Simple arith", "metic.</th", "ink>", "It is ", "four."]),
     "unclosed": ([], ["<think>Let me think ", "about this for a long ", "time"]),
     "plain": ([], ["Hello ", "from Venice."]),
+    "short": ([], ["Sure."]),
     "slow": ([], ["Too ", "late."]),
     "paced": (
         [],

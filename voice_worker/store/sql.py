@@ -49,8 +49,14 @@ async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlSto
     return SqlStore(engine)
 
 
-#: what a database that is down, restarting or unreachable raises
-UNREACHABLE = (OSError, asyncio.TimeoutError, sa.exc.OperationalError, sa.exc.InterfaceError)
+#: what a database that is down, restarting, unreachable or out of connections raises
+UNREACHABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    sa.exc.TimeoutError,  # no pooled connection free in time
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+)
 
 
 #: SQLSTATE classes of a database that cannot serve now: connection exceptions (08),
