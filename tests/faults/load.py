@@ -191,9 +191,11 @@ def run_load(targets: list[str], pids: list[int], seconds: float) -> LoadResult:
         sampler.start()
         try:
             until = measured_from + seconds
-            await asyncio.gather(
-                *(_client(*target.split("|"), until, result, measured_from) for target in targets)
-            )
+            clients = []
+            for target in targets:
+                address, session = target.split("|")
+                clients.append(_client(address, session, until, result, measured_from))
+            await asyncio.gather(*clients)
         finally:
             stop.set()
             sampler.join()
