@@ -9,6 +9,8 @@ MAX_TEXT_CHARS = 4096
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 #: an output sample rate other than 0 (the model's own)
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8_000, 48_000
+#: the output rates every codec takes (MP3 and AAC know only these), for HTTP requests
+STANDARD_SAMPLE_RATES = (8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000)
 #: a session's title, and a name in its settings (voice, model, role)
 MAX_TITLE_CHARS = 200
 MAX_NAME_CHARS = 200

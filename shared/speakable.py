@@ -13,11 +13,22 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
+_CONTROLS = r"\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F"
+#: JSON Schema patterns of the rule (ECMA-262 and Python read them alike): plain text
+#: (no control character but tab, line feed, carriage return), and plain text with
+#: something other than white space
+PLAIN_PATTERN = rf"^[^{_CONTROLS}]*$"
+NONBLANK_PATTERN = rf"^[^{_CONTROLS}]*[^\s{_CONTROLS}][^{_CONTROLS}]*$"
+#: the JSON Schema `format` of text to be spoken: plain, with a letter or a digit
+SPEAKABLE_FORMAT = "speakable-text"
 
 
 class TextIssue(str, enum.Enum):
@@ -95,5 +106,19 @@ def _plain(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Pattern:
+    """Adds a `pattern` to a string field's JSON Schema (its other keywords kept)."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema: dict[str, Any] = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
+
+
 #: a pydantic string field that refuses control characters and lone surrogates
-PlainStr = Annotated[str, AfterValidator(_plain)]
+PlainStr = Annotated[str, AfterValidator(_plain), Pattern(PLAIN_PATTERN)]

@@ -19,7 +19,7 @@ from voice_worker.components import build_components
 from voice_worker.conversation.router import router as voice_chat_router
 from voice_worker.conversation.sessions_router import router as voice_sessions_router
 from voice_worker.health.router import router as health_router
-from voice_worker.http import errors
+from voice_worker.http import errors, openapi
 from voice_worker.http.middleware import RequestIdMiddleware
 from voice_worker.observability.http import MetricsMiddleware
 from voice_worker.settings import Settings
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    openapi.install(app, settings)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(MetricsMiddleware)

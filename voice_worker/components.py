@@ -23,6 +23,7 @@ from shared.cache.fallback import FallbackCache
 from shared.cache.memory import MemoryCache
 from shared.cache.redis_cache import RedisCache
 from voice_worker.catalog.catalog import Catalog
+from voice_worker.catalog.choices import load_choices
 from voice_worker.catalog.model_mirror import ModelMirror
 from voice_worker.chat.base import ChatProvider
 from voice_worker.chat.cache import ResponseCache
@@ -124,6 +125,8 @@ async def build_speech_components(settings: Settings, stack: AsyncExitStack) -> 
         settings.stt.min_seconds,
         settings.stt.max_pending,
     )
+    catalog = Catalog(tts, settings.tts.voice_map)
+    await _keep_choices(stack, speech, catalog, settings.tts.voice_map)
     return SpeechComponents(
         settings=settings,
         stt=stt,
@@ -131,7 +134,7 @@ async def build_speech_components(settings: Settings, stack: AsyncExitStack) -> 
         cache=cache,
         speech=speech,
         transcriber=transcriber,
-        catalog=Catalog(tts, settings.tts.voice_map),
+        catalog=catalog,
     )
 
 
@@ -177,10 +180,36 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         speech=speech,
         transcriber=transcriber,
         conversation=conversation,
-        sessions=SessionManager(store, settings.chat, keys),
+        sessions=SessionManager(store, settings.chat, keys, speech),
         catalog=parts.catalog,
         health=HealthProbe(tts, stt, store, cache, speech, transcriber),
     )
+
+
+CHOICES_REFRESH_SECONDS = 30.0
+
+
+async def _keep_choices(
+    stack: AsyncExitStack, speech: CachedSpeech, catalog: Catalog, voice_map: dict[str, str]
+) -> None:
+    """The names the provider offers (catalog.choices), now and every 30 s after."""
+    if catalog.provider != "model_server":
+        return
+    speech.choices = await load_choices(catalog, voice_map)
+
+    async def refresh() -> None:
+        while True:
+            await asyncio.sleep(CHOICES_REFRESH_SECONDS)
+            speech.choices = await load_choices(catalog, voice_map) or speech.choices
+
+    task = asyncio.create_task(refresh())
+
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(cancel)
 
 
 async def _mirror_models(

@@ -8,13 +8,14 @@ import time
 from fastapi import APIRouter
 
 from voice_worker.deps import CatalogDep
+from voice_worker.http.openapi import errors
 from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 
 router = APIRouter(tags=["catalog"])
 _CREATED = int(time.time())
 
 
-@router.get("/v1/audio/voices")
+@router.get("/v1/audio/voices", responses=errors(502, 503, 504))
 async def list_voices(catalog: CatalogDep) -> dict[str, object]:
     voices = await catalog.voices()
     aliases = catalog.voice_aliases
@@ -31,7 +32,7 @@ def _model(model_id: str, owner: str, **extra: object) -> dict[str, object]:
     return {"id": model_id, "object": "model", "created": _CREATED, "owned_by": owner, **extra}
 
 
-@router.get("/v1/models")
+@router.get("/v1/models", responses=errors(502, 503, 504))
 async def list_models(catalog: CatalogDep) -> dict[str, object]:
     data = [_model("whisper-1", "voice-engine", capability="transcription")]
     data += [_model(m, "voice-engine", capability="speech") for m in sorted(OPENAI_TTS_MODELS)]

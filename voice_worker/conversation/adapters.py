@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
@@ -56,6 +57,8 @@ class TurnSpeech:
                 yield text
 
         provider = self.speech.provider
+        voice, model = self.speech.engine_names(options.voice, options.model)
+        options = dataclasses.replace(options, voice=voice, model=model)
         async with contextlib.aclosing(
             speak_text(provider, noted(), options, self.speech.bit_rates)
         ) as pieces:

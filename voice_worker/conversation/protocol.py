@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timezone
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from shared.audio.formats import AudioFormat
 from shared.limits import (
@@ -15,7 +16,7 @@ from shared.limits import (
     MAX_TITLE_CHARS,
     MIN_SPEED,
 )
-from shared.speakable import PlainStr
+from shared.speakable import NONBLANK_PATTERN, PlainStr
 from voice_worker.conversation.turn import TurnResult
 from voice_worker.store.base import MessageRecord, Quality, SessionRecord, SessionSettings
 
@@ -39,7 +40,7 @@ class SettingsPatch(BaseModel):
     voice: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
     tts_model: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
     audio_format: AudioFormat | None = None
-    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+    speed: Annotated[float, Strict()] | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
     quality: Quality | None = None
     analyst_role: PlainStr | None = Field(None, max_length=MAX_NAME_CHARS)
     language: PlainStr | None = Field(None, max_length=MAX_LANGUAGE_CHARS)
@@ -107,7 +108,10 @@ class MessagePage(BaseModel):
 
 class TextTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="What the user says, typed.")
+    text: str = Field(
+        description="What the user says, typed: plain text, not only white space.",
+        json_schema_extra={"minLength": 1, "pattern": NONBLANK_PATTERN},
+    )
 
 
 class TurnOut(BaseModel):

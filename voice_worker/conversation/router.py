@@ -20,12 +20,23 @@ from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
 from voice_worker.conversation.turn import TurnResult
 from voice_worker.deps import EngineDep, TranscriberDep
 from voice_worker.http.headers import REPLAYED, IdempotencyKey
+from voice_worker.http.openapi import AUDIO, TURN_EVENTS, errors
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 MAX_HEADER_CHARS = 2000
+REPLY = {
+    "description": "The turn: JSON by default; with `Accept: audio/*` the reply's audio "
+    "(its texts in URL-encoded X-Reply-Text, X-Transcript, X-Thinking headers); with "
+    "`Accept: text/event-stream` Server-Sent Events as it is written and spoken.",
+    "content": {**AUDIO, **TURN_EVENTS},
+}
 
 
-@router.post("/{session_id}/messages", response_model=TurnOut)
+@router.post(
+    "/{session_id}/messages",
+    response_model=TurnOut,
+    responses={200: REPLY, **errors(400, 404, 409, 413, 422, 502, 503, 504)},
+)
 async def voice_turn(
     session_id: str,
     request: Request,
@@ -39,7 +50,11 @@ async def voice_turn(
     return await respond(engine, turn, request)
 
 
-@router.post("/{session_id}/text", response_model=TurnOut)
+@router.post(
+    "/{session_id}/text",
+    response_model=TurnOut,
+    responses={200: REPLY, **errors(400, 404, 409, 422, 502, 503, 504)},
+)
 async def text_turn(
     session_id: str,
     body: TextTurn,

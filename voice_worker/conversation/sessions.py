@@ -10,6 +10,7 @@ from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.idempotency import Held, IdempotencyKeys, fingerprint
 from voice_worker.conversation.prompt import persona
 from voice_worker.errors import InvalidRequest, NotFound
+from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecord, SessionSettings
 
 MAX_PAGE = 200
@@ -17,14 +18,26 @@ MAX_PAGE = 200
 
 class SessionManager:
     def __init__(
-        self, store: ChatStore, chat_settings: ChatSettings, keys: IdempotencyKeys | None = None
+        self,
+        store: ChatStore,
+        chat_settings: ChatSettings,
+        keys: IdempotencyKeys | None = None,
+        speech: CachedSpeech | None = None,
     ) -> None:
         self.store = store
         self.chat_settings = chat_settings
         self.keys = keys
+        self.speech = speech
 
     def _check(self, settings: SessionSettings) -> None:
         persona(self.chat_settings, settings.analyst_role)  # unknown role: 400
+        choices = self.speech.choices if self.speech is not None else None
+        if choices is not None:  # a voice or model the provider does not offer: 400
+            try:
+                choices.check(settings.voice, settings.tts_model)
+            except InvalidRequest as exc:
+                exc.param = {"model": "tts_model"}.get(exc.param or "", exc.param)
+                raise
 
     async def create(self, settings: SessionSettings, title: str = "") -> SessionRecord:
         self._check(settings)
@@ -41,6 +54,13 @@ class SessionManager:
         request = fingerprint("session", settings.model_dump_json(), title)
         claimed = await self.keys.claim(key, request)
         if not isinstance(claimed, Held):
+            if await self.store.get_session(claimed["id"]) is None:
+                raise NotFound(
+                    f"the session created with this Idempotency-Key ({claimed['id']!r}) "
+                    "was deleted since",
+                    param="Idempotency-Key",
+                    code="session_deleted",
+                )
             stored = {**claimed, "settings": SessionSettings.model_validate(claimed["settings"])}
             return SessionRecord(**stored), True
         try:

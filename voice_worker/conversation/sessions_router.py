@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from voice_worker.conversation.protocol import (
     MessageOut,
@@ -12,13 +14,17 @@ from voice_worker.conversation.protocol import (
     SessionPage,
     SessionPatch,
 )
+from voice_worker.conversation.sessions import MAX_PAGE
 from voice_worker.deps import SessionsDep
 from voice_worker.http.headers import REPLAYED, IdempotencyKey
+from voice_worker.http.openapi import errors
+from voice_worker.store.cursors import MESSAGE_CURSOR_PATTERN, SESSION_CURSOR_PATTERN
 
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(400, 404, 409, 422, 503))
 async def create_session(
     sessions: SessionsDep,
     response: Response,
@@ -32,34 +38,39 @@ async def create_session(
     return SessionOut.of(record)
 
 
-@router.get("")
+@router.get("", responses=errors(400, 503))
 async def list_sessions(
-    sessions: SessionsDep, limit: int = 50, cursor: str | None = None
+    sessions: SessionsDep,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(pattern=SESSION_CURSOR_PATTERN)] = None,
 ) -> SessionPage:
     page = await sessions.list(limit, cursor)
     return SessionPage(items=[SessionOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{session_id}")
+@router.get("/{session_id}", responses=errors(404, 503))
 async def get_session(session_id: str, sessions: SessionsDep) -> SessionOut:
     return SessionOut.of(await sessions.get(session_id))
 
 
-@router.patch("/{session_id}")
+@router.patch("/{session_id}", responses=errors(400, 404, 503))
 async def update_session(session_id: str, body: SessionPatch, sessions: SessionsDep) -> SessionOut:
-    changes = body.settings.model_dump(exclude_unset=True)
+    changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)  # null: kept
     return SessionOut.of(await sessions.update(session_id, changes, body.title))
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete("/{session_id}", status_code=204, responses=errors(404, 503))
 async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
     await sessions.delete(session_id)
     return Response(status_code=204)
 
 
-@router.get("/{session_id}/messages")
+@router.get("/{session_id}/messages", responses=errors(400, 404, 503))
 async def list_messages(
-    session_id: str, sessions: SessionsDep, limit: int = 50, cursor: str | None = None
+    session_id: str,
+    sessions: SessionsDep,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(pattern=MESSAGE_CURSOR_PATTERN)] = None,
 ) -> MessagePage:
     page = await sessions.messages(session_id, limit, cursor)
     return MessagePage(items=[MessageOut.of(m) for m in page.items], next_cursor=page.next_cursor)

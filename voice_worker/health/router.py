@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from voice_worker.deps import HealthDep
+from voice_worker.http.openapi import TEXT
 from voice_worker.observability import exposition
 
 router = APIRouter(tags=["health"])
@@ -19,13 +20,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Not ready: the body says which part is not."}},
+)
 async def readyz(health: HealthDep) -> JSONResponse:
     ready, body = await health.readiness()
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus' text format.", "content": TEXT}},
+)
 async def metrics() -> Response:
     return Response(exposition.render(), media_type=exposition.CONTENT_TYPE)
 

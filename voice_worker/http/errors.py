@@ -29,6 +29,7 @@ from voice_worker.errors import (
     UpstreamUnavailable,
     VoiceError,
 )
+from voice_worker.http.openapi import allowed_methods
 from voice_worker.observability import metrics
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     type_ = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-    return error_response(exc.status_code, str(exc.detail), type_, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only the first route's
+        allowed = allowed_methods(request.app.openapi(), request.url.path)
+        headers["Allow"] = ", ".join(allowed) if allowed else headers.get("Allow", "")
+    return error_response(exc.status_code, str(exc.detail), type_, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ from shared.cache.base import ByteCache, cache_key
 from shared.cache.singleflight import SingleFlight
 from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MAX_TEXT_CHARS, MIN_SAMPLE_RATE, MIN_SPEED
 from shared.speakable import TextIssue, TextRejected, check_characters, check_speakable
+from voice_worker.catalog.choices import SpeechChoices
 from voice_worker.errors import InvalidRequest
 from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.tts.base import SpeechOptions, TTSProvider
@@ -75,6 +76,8 @@ class CachedSpeech:
         self.bit_rates = dict(bit_rates or {})
         self.flights = SingleFlight()
         self.counters = SpeechCounters()
+        #: the names the provider offers, when it says (catalog.choices); else unchecked
+        self.choices: SpeechChoices | None = None
         # OpenAI names go through untouched only to OpenAI itself
         self._translate_names = provider.name != "openai"
 
@@ -101,6 +104,8 @@ class CachedSpeech:
                 check_characters(value, name)
             except TextRejected as exc:
                 raise text_error(exc, name) from None
+        if self.choices is not None:
+            self.choices.check(voice, model, language, instructions)
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InvalidRequest(
                 f"speed {speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
@@ -118,11 +123,7 @@ class CachedSpeech:
             audio_format = AudioFormat.parse(fmt) if isinstance(fmt, str) else fmt
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="response_format") from None
-        if self._translate_names:
-            voice = self.voice_map.get(
-                voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice
-            )
-            model = "" if model in OPENAI_TTS_MODELS else model
+        voice, model = self.engine_names(voice, model)
         if audio_format is AudioFormat.PCM and not sample_rate:
             sample_rate = 24_000  # OpenAI's pcm: 24 kHz s16le mono
         options = SpeechOptions(
@@ -147,6 +148,13 @@ class CachedSpeech:
             instructions=instructions,
         )
         return SpeechJob(text, options, key)
+
+    def engine_names(self, voice: str, model: str) -> tuple[str, str]:
+        """OpenAI's voice and model names (and VOICE_TTS__VOICE_MAP's) as the engine's."""
+        if not self._translate_names:
+            return voice, model
+        voice = self.voice_map.get(voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice)
+        return voice, "" if model in OPENAI_TTS_MODELS else model
 
     async def speak(self, job: SpeechJob, stream: bool = True) -> SpeechOutput:
         """The audio for `job`: from the cache, or synthesized. Errors that happen

@@ -3,17 +3,36 @@ shared.limits, the text rule CachedSpeech's)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool
 
-from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MIN_SPEED
+from shared.limits import MAX_SPEED, MIN_SPEED, STANDARD_SAMPLE_RATES
+from shared.speakable import PLAIN_PATTERN
+
+#: a name or a style prompt: plain text (the worker refuses control characters)
+Plain = Field(json_schema_extra={"pattern": PLAIN_PATTERN})
+#: JSON numbers only (no "1.5" strings, no booleans): what the document says
+Speed = Annotated[float, Strict(), Field(ge=MIN_SPEED, le=MAX_SPEED)]
+RATES = (0, *STANDARD_SAMPLE_RATES)
+
+
+def _standard_rate(rate: int) -> int:
+    if rate not in RATES:
+        raise ValueError(f"use 0 (the voice's own) or one of {', '.join(map(str, RATES[1:]))}")
+    return rate
+
+
+#: 0 (the voice's own rate) or one every codec takes
+SampleRate = Annotated[
+    int, Strict(), AfterValidator(_standard_rate), Field(json_schema_extra={"enum": list(RATES)})
+]
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
 
 class VoiceRef(BaseModel):
-    id: str
+    id: Annotated[str, Plain]
 
 
 class OpenAISpeechRequest(BaseModel):
@@ -22,11 +41,11 @@ class OpenAISpeechRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     input: str = Field(min_length=1)
-    model: str = ""
-    voice: str | VoiceRef = ""
-    instructions: str = ""
+    model: Annotated[str, Plain] = ""
+    voice: Annotated[str, Plain] | VoiceRef = ""
+    instructions: Annotated[str, Plain] = ""
     response_format: SpeechFormat = "mp3"
-    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
+    speed: Speed = 1.0
     stream_format: Literal["audio", "sse"] = "audio"
 
     @property
@@ -40,10 +59,10 @@ class TTSRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1)
-    voice: str = ""
-    model: str = ""
+    voice: Annotated[str, Plain] = ""
+    model: Annotated[str, Plain] = ""
     format: SpeechFormat = "mp3"
-    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED)
-    sample_rate: int = Field(0, ge=0, le=MAX_SAMPLE_RATE, description="0: the voice's own.")
-    language: str = ""
-    stream: bool = False
+    speed: Speed = 1.0
+    sample_rate: SampleRate = Field(0, description="0: the voice's own.")
+    language: Annotated[str, Plain] = ""
+    stream: StrictBool = False

@@ -6,13 +6,25 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from voice_worker.deps import SpeechDep
+from voice_worker.http.openapi import AUDIO, SPEECH_EVENTS, errors
 from voice_worker.speech.protocol import OpenAISpeechRequest
 from voice_worker.speech.responses import audio_response, sse_response
 
 router = APIRouter(tags=["speech"])
 
 
-@router.post("/v1/audio/speech")
+@router.post(
+    "/v1/audio/speech",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The audio in `response_format`; with `stream_format=sse`, "
+            "Server-Sent Events (speech.audio.delta ... speech.audio.done).",
+            "content": {**AUDIO, **SPEECH_EVENTS},
+        },
+        **errors(400, 502, 503, 504),
+    },
+)
 async def create_speech(body: OpenAISpeechRequest, speech: SpeechDep) -> Response:
     job = speech.prepare(
         body.input,

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
 from shared.audio.formats import AudioFormat
 from shared.limits import (
@@ -35,7 +35,9 @@ class SessionSettings(BaseModel):
         "", max_length=MAX_NAME_CHARS, description="TTS model ('' = the model server's default)."
     )
     audio_format: AudioFormat = Field(AudioFormat.MP3, description="Format of the reply audio.")
-    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate.")
+    speed: Annotated[float, Strict()] = Field(
+        1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate."
+    )
     quality: Quality = Field(
         "standard", description="low: 16 kHz; standard: the voice's own rate; high: 44.1 kHz."
     )

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from voice_worker.deps import TranscriberDep
 from voice_worker.errors import InvalidRequest
+from voice_worker.http.openapi import errors
 from voice_worker.stt.base import TranscriptionOptions
 from voice_worker.transcription.formats import Granularity, ResponseFormat, render
 from voice_worker.transcription.transcriber import Transcriber, Upload
@@ -22,7 +23,22 @@ async def read_upload(file: UploadFile, transcriber: Transcriber, param: str = "
     return Upload(data, file.filename or "", file.content_type or "", param)
 
 
-@router.post("/v1/audio/transcriptions")
+@router.post(
+    "/v1/audio/transcriptions",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The transcript in `response_format`: json and verbose_json as "
+            "JSON, text and srt as text/plain, vtt as text/vtt.",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}},
+                "text/vtt": {"schema": {"type": "string"}},
+            },
+        },
+        **errors(400, 413, 502, 503, 504),
+    },
+)
 async def create_transcription(
     transcriber: TranscriberDep,
     file: Annotated[UploadFile, File()],
@@ -32,7 +48,9 @@ async def create_transcription(
     response_format: Annotated[ResponseFormat, Form()] = "json",
     temperature: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
     granularities: Annotated[list[Granularity], Form(alias="timestamp_granularities[]")] = [],  # noqa: B006 (FastAPI copies defaults)
-    stream: Annotated[bool, Form()] = False,
+    stream: Annotated[
+        bool, Form(description="Not supported: false.", json_schema_extra={"enum": [False]})
+    ] = False,
 ) -> Response:
     if stream:
         raise InvalidRequest("streamed transcription is not supported", param="stream")

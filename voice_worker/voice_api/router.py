@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import Response
 
 from voice_worker.deps import SpeechDep, TranscriberDep
+from voice_worker.http.openapi import AUDIO, errors
 from voice_worker.speech.protocol import TTSRequest
 from voice_worker.speech.responses import audio_response
 from voice_worker.stt.base import TranscriptionOptions
@@ -19,7 +20,14 @@ from voice_worker.transcription.router import read_upload
 router = APIRouter(prefix="/api/voice", tags=["voice"])
 
 
-@router.post("/tts")
+@router.post(
+    "/tts",
+    response_class=Response,
+    responses={
+        200: {"description": "The audio in `format`.", "content": AUDIO},
+        **errors(400, 502, 503, 504),
+    },
+)
 async def tts(body: TTSRequest, speech: SpeechDep) -> Response:
     job = speech.prepare(
         body.text,
@@ -34,7 +42,7 @@ async def tts(body: TTSRequest, speech: SpeechDep) -> Response:
     return audio_response(await speech.speak(job, stream=body.stream))
 
 
-@router.post("/stt")
+@router.post("/stt", responses=errors(400, 413, 502, 503, 504))
 async def stt(
     transcriber: TranscriberDep,
     file: Annotated[UploadFile, File()],

@@ -1,0 +1,84 @@
+"""The worker's OpenAPI document is exact: Schemathesis (every check it offers, a
+fixed seed, a bounded budget; tests/contract/schemathesis.toml) runs its examples,
+coverage, fuzzing and stateful phases against a real worker (mock speech-to-text, the
+fake chat model, the session's model server) and finds nothing. The hooks
+(tests/contract/hooks.py) give it real audio where the document says `audio/*`."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.chat.fake_venice import KEY, FakeVenice
+from tests.helpers import ROOT, Process
+from tests.worker.support import ThreadServer, worker_process
+
+HERE = Path(__file__).resolve().parent
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def worker_url(tmp_path_factory: pytest.TempPathFactory, model_server: Process) -> Iterator[str]:
+    fake = FakeVenice()
+    fake.scenario = "short"
+    with ThreadServer(fake.app) as venice:
+        env = {
+            "VOICE_STT__PROVIDER": "mock",
+            "VOICE_CHAT__PROVIDER": "venice",
+            "VOICE_CHAT__VENICE__API_KEY": KEY,
+            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+        }
+        directory = tmp_path_factory.mktemp("contract-worker")
+        with worker_process(directory, model_server.address, env) as worker:
+            yield f"http://{worker.address}"
+
+
+def test_schemathesis_finds_no_mismatch(worker_url: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "schemathesis.cli", "--config-file"]
+    command += [str(HERE / "schemathesis.toml"), "run", f"{worker_url}/openapi.json"]
+    command += ["--checks", "all", "--workers", "1", "--no-color"]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.contract.hooks",
+        "PYTHONPATH": str(ROOT),
+    }
+    run = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=540, check=False
+    )
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-20_000:]
+    counts = re.search(r"(\d+) generated, (\d+) passed", report)
+    assert counts and counts[1] == counts[2] and int(counts[1]) > 500, report[-5_000:]
+    assert "Failures:" not in report
+
+
+def test_the_document_declares_errors_content_types_and_allow(worker_url: str) -> None:
+    document: dict[str, Any] = httpx.get(f"{worker_url}/openapi.json", timeout=30).json()
+    paths = document["paths"]
+    speech = paths["/v1/audio/speech"]["post"]["responses"]
+    assert {"audio/mpeg", "audio/wav", "audio/ogg", "text/event-stream"} <= set(
+        speech["200"]["content"]
+    )
+    assert speech["503"]["headers"]["Retry-After"]["required"] is True
+    turn = paths["/api/voice/sessions/{session_id}/text"]["post"]
+    assert {"200", "400", "404", "409", "422", "502", "503", "504"} <= set(turn["responses"])
+    error = turn["responses"]["404"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.endswith("/ErrorBody")
+    assert any(p["name"] == "Idempotency-Key" for p in turn["parameters"])
+    schemas = document["components"]["schemas"]
+    assert schemas["SessionSettings"]["properties"]["voice"]["enum"][0] == ""
+    assert "joe" in schemas["SessionSettings"]["properties"]["voice"]["enum"]
+    upload = paths["/v1/audio/transcriptions"]["post"]["requestBody"]["content"]
+    assert upload["multipart/form-data"]["encoding"]["file"]["contentType"] == "audio/*"
+    refused = httpx.put(f"{worker_url}/api/voice/sessions/some-id", timeout=30)
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "DELETE, GET, PATCH"
+    assert refused.json()["error"]["type"] == "invalid_request_error"
