@@ -49,7 +49,7 @@ def test_probes_and_ports_match_the_commands(name: str) -> None:
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
     if name == "model-server":
         assert container["command"] == ["voice-engine", "serve-models"]
-        assert {int(env["VOICE_PORT"])} == ports
+        assert {int(env["VOICE_PORT"]), int(env["VOICE_METRICS_PORT"])} == ports
         assert container["readinessProbe"]["grpc"]["port"] in ports
     else:
         assert container["command"] == ["voice-engine", "serve-worker"]
