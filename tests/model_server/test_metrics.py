@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
+from types import SimpleNamespace
 
 import grpc
 import pytest
 from prometheus_client import REGISTRY
 
+from model_server.metrics import gpu_metrics
 from tests.helpers import Process, free_port
 from tests.metrics import scrape
 from tests.model_server.servers import served
@@ -96,3 +99,25 @@ async def test_metrics_port_zero_serves_none_and_a_taken_port_is_survived() -> N
         assert server.running.metrics is not None
         text = scrape(f"http://127.0.0.1:{port}/metrics").text
         assert "voice_model_server_model_loaded" in text
+
+
+def test_gpu_metrics_come_from_torch_when_cuda_is_in_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a CPU (no torch imported, or CUDA unavailable) there are no GPU metrics; with
+    CUDA in use, torch's memory per device (NVML's utilisation only with nvidia-ml-py)."""
+    assert not list(gpu_metrics())  # this process: no torch
+    cuda = SimpleNamespace(
+        is_available=lambda: True,
+        device_count=lambda: 2,
+        memory_allocated=lambda i: 1000 * (i + 1),
+        memory_reserved=lambda i: 2000 * (i + 1),
+    )
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # not installed
+    families = {f.name: f for f in gpu_metrics()}
+    used = families["voice_model_server_gpu_memory_used_bytes"].samples
+    assert {(s.labels["device"], s.value) for s in used} == {("0", 1000), ("1", 2000)}
+    assert "voice_model_server_gpu_utilization_ratio" not in families
+    cuda.is_available = lambda: False
+    assert not list(gpu_metrics())
