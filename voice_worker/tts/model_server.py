@@ -54,6 +54,57 @@ def map_error(exc: grpc.aio.AioRpcError) -> VoiceError:
     return UpstreamFailed(NAME, f"failed ({code.name}: {message}){reason}")
 
 
+def synthesis_request(text: str, options: SpeechOptions) -> pb.SynthesizeRequest:
+    return pb.SynthesizeRequest(
+        text=text,
+        model=options.model,
+        voice=options.voice,
+        language=options.language,
+        format=PB_FORMATS[options.format],
+        sample_rate=options.sample_rate,
+        speed=options.speed,
+        instructions=options.instructions,
+    )
+
+
+def request_metadata() -> tuple[tuple[str, str], ...]:
+    """The HTTP request's ID, so the model server's logs carry it too."""
+    request_id = request_id_var.get()
+    return (("x-request-id", request_id),) if request_id else ()
+
+
+def speech_of(reply: pb.SynthesizeResponse, options: SpeechOptions) -> Speech:
+    return Speech(
+        reply.audio,
+        options.format,
+        reply.sample_rate,
+        reply.duration_seconds,
+        reply.model,
+        reply.voice,
+    )
+
+
+def voice_description(v: pb.Voice) -> VoiceDescription:
+    return VoiceDescription(
+        voice_id=v.name,
+        name=v.name,
+        model=v.model,
+        languages=tuple(v.languages),
+        gender=v.gender,
+        description=v.description,
+    )
+
+
+def model_description(m: pb.ModelInfo) -> ModelDescription:
+    return ModelDescription(
+        name=m.name,
+        backend=m.backend,
+        sample_rate=m.sample_rate,
+        is_default=m.is_default,
+        state=pb.ModelState.Name(m.state).removeprefix("MODEL_STATE_").lower(),
+    )
+
+
 class ModelServerTTS:
     name = "model_server"
     native_formats = frozenset(PB_FORMATS)
@@ -65,43 +116,18 @@ class ModelServerTTS:
         self.stub = tts_pb2_grpc.TextToSpeechStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
-    def _request(self, text: str, options: SpeechOptions) -> pb.SynthesizeRequest:
-        return pb.SynthesizeRequest(
-            text=text,
-            model=options.model,
-            voice=options.voice,
-            language=options.language,
-            format=PB_FORMATS[options.format],
-            sample_rate=options.sample_rate,
-            speed=options.speed,
-            instructions=options.instructions,
-        )
-
-    @staticmethod
-    def _metadata() -> tuple[tuple[str, str], ...]:
-        """The HTTP request's ID, so the model server's logs carry it too."""
-        request_id = request_id_var.get()
-        return (("x-request-id", request_id),) if request_id else ()
-
     async def synthesize(self, text: str, options: SpeechOptions) -> Speech:
         try:
             reply = await self.stub.Synthesize(
-                self._request(text, options), timeout=self.timeout, metadata=self._metadata()
+                synthesis_request(text, options), timeout=self.timeout, metadata=request_metadata()
             )
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return Speech(
-            reply.audio,
-            options.format,
-            reply.sample_rate,
-            reply.duration_seconds,
-            reply.model,
-            reply.voice,
-        )
+        return speech_of(reply, options)
 
     async def stream(self, text: str, options: SpeechOptions) -> AsyncIterator[bytes]:
         call = self.stub.SynthesizeStream(
-            self._request(text, options), timeout=self.timeout, metadata=self._metadata()
+            synthesis_request(text, options), timeout=self.timeout, metadata=request_metadata()
         )
         try:
             async for chunk in call:
@@ -117,33 +143,14 @@ class ModelServerTTS:
             reply = await self.stub.ListVoices(pb.ListVoicesRequest(), timeout=LIST_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return [
-            VoiceDescription(
-                voice_id=v.name,
-                name=v.name,
-                model=v.model,
-                languages=tuple(v.languages),
-                gender=v.gender,
-                description=v.description,
-            )
-            for v in reply.voices
-        ]
+        return [voice_description(v) for v in reply.voices]
 
     async def models(self) -> list[ModelDescription]:
         try:
             reply = await self.stub.ListModels(pb.ListModelsRequest(), timeout=LIST_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return [
-            ModelDescription(
-                name=m.name,
-                backend=m.backend,
-                sample_rate=m.sample_rate,
-                is_default=m.is_default,
-                state=pb.ModelState.Name(m.state).removeprefix("MODEL_STATE_").lower(),
-            )
-            for m in reply.models
-        ]
+        return [model_description(m) for m in reply.models]
 
     async def readiness(self) -> Readiness:
         try:
