@@ -25,15 +25,12 @@ async def open_fleet(
     targets: Sequence[str],
     resolver: Resolver = system_resolver,
     max_retries: int = 2,
-    **fleet: float,
 ) -> AsyncIterator[FleetTTS]:
     settings = TTSSettings(
         model_servers=list(targets),
         max_retries=max_retries,
         timeout_seconds=60,
-        fleet=FleetSettings(
-            refresh_seconds=REFRESH_SECONDS, resolve_seconds=0.2, **fleet  # type: ignore[arg-type]
-        ),
+        fleet=FleetSettings(refresh_seconds=REFRESH_SECONDS, resolve_seconds=0.2),
     )
     tts = FleetTTS.from_settings(settings, resolver)
     try:

@@ -128,9 +128,10 @@ def test_the_workers_catalogue_and_readiness_cover_the_fleet(servers: list[Serve
         database={"tts_models_sync_seconds": 0},
         access_log=False,
     )
-    with ThreadServer(create_app(settings)) as worker, httpx.Client(
-        base_url=worker.url, timeout=60
-    ) as http:
+    with (
+        ThreadServer(create_app(settings)) as worker,
+        httpx.Client(base_url=worker.url, timeout=60) as http,
+    ):
         models = {m["id"]: m for m in http.get("/v1/models").json()["data"]}
         voices = http.get("/v1/audio/voices").json()["data"]
         ready = http.get("/readyz")

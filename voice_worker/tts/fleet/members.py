@@ -171,8 +171,13 @@ class Member:
         while True:
             await self.refresh()
             self.first_listing.set()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.refresh_seconds)
+            # asyncio.wait, not wait_for: wait_for (3.10, 3.11) swallows a cancellation
+            # that arrives as the wake-up does, and close() would wait forever
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({woken}, timeout=self.refresh_seconds)
+            finally:
+                woken.cancel()
             self._wake.clear()
 
     async def _watch_health(self) -> None:
