@@ -108,6 +108,11 @@ class FleetSettings(BaseModel):
     list_timeout_seconds: float = Field(
         2.0, gt=0, description="Deadline of one ListModels call to a model server."
     )
+    default_model: str = Field(
+        "",
+        description="Model for requests that name none (empty: the one most servers call "
+        "their default).",
+    )
     spread_in_flight: int = Field(
         8,
         ge=0,

@@ -48,6 +48,7 @@ class Fleet:
         list_timeout: float = 2.0,
         max_retries: int = 2,
         spread_in_flight: int = 0,
+        default: str = "",
     ) -> None:
         self.discovery = discovery
         self.refresh_seconds = refresh_seconds
@@ -55,6 +56,7 @@ class Fleet:
         self.list_timeout = list_timeout
         self.max_retries = max_retries
         self.spread_in_flight = spread_in_flight
+        self.default = default  # "" : the model most servers call their default
         self.members: dict[str, Member] = {}
         self.failovers = 0  # calls moved to another server before their first message
         self._retired: list[Member] = []
@@ -119,6 +121,8 @@ class Fleet:
 
     # -- routing ------------------------------------------------------------------------
     def default_model(self) -> str:
+        if self.default:
+            return self.default
         serving = self.serving() or self.listed()
         return default_model(m.default_model for m in serving)
 

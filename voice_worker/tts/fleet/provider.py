@@ -61,6 +61,7 @@ class FleetTTS:
             list_timeout=f.list_timeout_seconds,
             max_retries=settings.max_retries,
             spread_in_flight=f.spread_in_flight,
+            default=f.default_model,
         )
         return cls(fleet, settings.timeout_seconds)
 
