@@ -33,11 +33,7 @@ class Target:
     @property
     def is_address(self) -> bool:
         """An IP address (one server), not a name to resolve."""
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return False
-        return True
+        return _is_ip(self.host)
 
 
 def parse_target(text: str) -> Target:
