@@ -63,6 +63,17 @@ class Scripted(tts_pb2_grpc.TextToSpeechServicer):
             await context.abort(grpc.StatusCode.UNAVAILABLE, "going away")
         yield pb.AudioChunk(audio=AUDIO[1000:], sequence=1, format=pb.AUDIO_FORMAT_WAV, final=True)
 
+    async def SynthesizeTextStream(
+        self, requests: AsyncIterator[pb.TextStreamRequest], context: Any
+    ) -> AsyncIterator[pb.AudioChunk]:
+        action = self._next()
+        await anext(requests)  # the config
+        if isinstance(action, tuple):
+            await abort(context, rich_status(action[0], "scripted failure", *action[1:]))
+        yield pb.AudioChunk(sequence=0, format=pb.AUDIO_FORMAT_WAV)  # accepted
+        text = "".join([r.text async for r in requests])
+        yield pb.AudioChunk(audio=AUDIO, sequence=1, text=text, final=True)
+
     async def ListModels(self, request: pb.ListModelsRequest, context: Any) -> Any:
         model = pb.ModelInfo(
             name="piper-joe", backend="piper", state=pb.MODEL_STATE_LOADED, is_default=True
@@ -177,3 +188,26 @@ async def test_no_server_reachable_is_unavailable_and_not_ready() -> None:
             await tts.models()
     assert not readiness.ready
     assert "unreachable" in readiness.detail
+
+
+async def test_a_text_stream_fails_over_before_any_text_is_written(
+    pair: list[tuple[Scripted, str]],
+) -> None:
+    """The text stream's first message is the server's acceptance: a server that
+    refuses it (unavailable) is left before a word of the text has been taken."""
+    (a, _), (b, _) = pair
+    taken: list[str] = []
+
+    async def texts() -> AsyncIterator[str]:
+        for piece in ["Hello ", "there."]:
+            taken.append(piece)
+            yield piece
+
+    async with open_fleet([address for _, address in pair]) as tts:
+        first = tts.fleet.candidates("piper-joe")[0].address
+        dict((address, scripted) for scripted, address in pair)[first].script = [UNAVAILABLE]
+        pieces = [piece async for piece in tts.stream_text(texts(), WAV)]
+        assert tts.fleet.failovers == 1
+    assert (a.calls, b.calls) == (1, 1)
+    assert taken == ["Hello ", "there."]  # each piece taken once, by the server that spoke
+    assert [p.text for p in pieces] == ["Hello there."] and pieces[0].audio == AUDIO
