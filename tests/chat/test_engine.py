@@ -3,6 +3,7 @@ and failures in the middle of a turn that leave no half turn behind."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -156,3 +157,21 @@ def test_history_window_moves_in_steps() -> None:
         starts.append(kept[0].id)
     assert sorted(set(starts)) == [0, 10, 20, 30, 40]  # it moves every 5th turn only
     assert starts[:6] == [0, 10, 10, 10, 10, 10]
+
+
+def test_the_token_budget_also_moves_the_window_in_steps() -> None:
+    """Long replies: the token budget, not the message count, decides the start, and it
+    still moves only from one step to the next, so most turns keep the prompt's start."""
+    messages = [
+        MessageRecord(role="user" if i % 2 == 0 else "assistant", text="w" * 400, id=i)
+        for i in range(80)
+    ]  # 100 tokens each
+    starts = []
+    for total in range(12, 80, 2):
+        newest = messages[:total][-30:]
+        kept = trim_history(newest, 20, 1000, total=total)
+        assert sum(len(m.text) // 4 for m in kept) <= 1000 and kept[-1].id == total - 1
+        starts.append(kept[0].id)
+    assert all(start % 10 == 0 for start in starts)  # aligned to the step
+    changes = sum(a != b for a, b in itertools.pairwise(starts))
+    assert changes <= len(starts) // 4  # the start holds for several turns at a time

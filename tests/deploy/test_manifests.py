@@ -1,9 +1,11 @@
 """The deployment files agree with the code: every VOICE_* variable they set is a real
-setting (pydantic-settings silently ignores unknown ones, so a typo would be lost), and
-the ports and probes line up."""
+setting (pydantic-settings silently ignores unknown ones, so a typo would be lost), the
+ports and probes line up, and the workers reach every model server group through the
+headless Service (the commented GPU group included)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,11 @@ import yaml
 
 from tests.helpers import ROOT
 from voice_engine.settings_doc import SETTINGS_CLASSES, _settings_class, rows
+from voice_worker.tts.fleet.discovery import parse_target
 
 DEPLOY = ROOT / "deploy"
 MANIFESTS = sorted((DEPLOY / "k8s").glob("*.yaml"))
+SERVE_MODELS = ["voice-engine", "serve-models"]
 
 
 def known_variables() -> set[str]:
@@ -24,18 +28,47 @@ def known_variables() -> set[str]:
     }
 
 
-def containers() -> list[dict[str, Any]]:
-    found = []
-    for path in MANIFESTS:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") == "Deployment":
-                found += doc["spec"]["template"]["spec"]["containers"]
-    return found
+def documents() -> list[dict[str, Any]]:
+    return [doc for path in MANIFESTS for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def gpu_group() -> dict[str, Any]:
+    """The commented GPU Deployment in model-server.yaml, uncommented."""
+    text = (DEPLOY / "k8s" / "model-server.yaml").read_text()
+    block = text.split("# --- gpu group ---\n")[1].split("# --- /gpu group ---")[0]
+    doc: dict[str, Any] = yaml.safe_load(
+        "\n".join(line.removeprefix("# ").removeprefix("#") for line in block.splitlines())
+    )
+    return doc
+
+
+def deployments(with_gpu: bool = False) -> list[dict[str, Any]]:
+    found = [doc for doc in documents() if doc.get("kind") == "Deployment"]
+    return [*found, gpu_group()] if with_gpu else found
+
+
+def containers(with_gpu: bool = False) -> list[dict[str, Any]]:
+    return [c for d in deployments(with_gpu) for c in d["spec"]["template"]["spec"]["containers"]]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def model_server_deployments(with_gpu: bool = False) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in deployments(with_gpu)
+        if d["spec"]["template"]["spec"]["containers"][0].get("command") == SERVE_MODELS
+    ]
 
 
 def test_every_voice_variable_in_the_manifests_and_dockerfile_is_a_setting() -> None:
     used = {
-        e["name"] for c in containers() for e in c.get("env", []) if e["name"].startswith("VOICE_")
+        e["name"]
+        for c in containers(with_gpu=True)
+        for e in c.get("env", [])
+        if e["name"].startswith("VOICE_")
     }
     used |= set(re.findall(r"\b(VOICE_[A-Z0-9_]+)=", (DEPLOY / "Dockerfile").read_text()))
     assert used, "no VOICE_ variables found"
@@ -44,34 +77,55 @@ def test_every_voice_variable_in_the_manifests_and_dockerfile_is_a_setting() -> 
 
 @pytest.mark.parametrize("name", ["model-server", "worker"])
 def test_probes_and_ports_match_the_commands(name: str) -> None:
-    (container,) = [c for c in containers() if c["name"] == name]
-    ports = {p["containerPort"] for p in container["ports"]}
-    env = {e["name"]: e.get("value") for e in container.get("env", [])}
-    if name == "model-server":
-        assert container["command"] == ["voice-engine", "serve-models"]
-        assert {int(env["VOICE_PORT"]), int(env["VOICE_METRICS_PORT"])} == ports
-        assert container["readinessProbe"]["grpc"]["port"] in ports
-    else:
-        assert container["command"] == ["voice-engine", "serve-worker"]
-        assert {int(env["VOICE_HTTP_PORT"])} == ports
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert env["VOICE_TTS__MODEL_SERVER"] == "model-server:50051"
+    found = [c for c in containers(with_gpu=True) if c["name"] == name]
+    assert found
+    for container in found:
+        ports = {p["containerPort"] for p in container["ports"]}
+        env = env_of(container)
+        if name == "model-server":
+            assert container["command"] == ["voice-engine", "serve-models"]
+            assert {int(env["VOICE_PORT"]), int(env["VOICE_METRICS_PORT"])} == ports
+            assert container["readinessProbe"]["grpc"]["port"] in ports
+        else:
+            assert container["command"] == ["voice-engine", "serve-worker"]
+            assert {int(env["VOICE_HTTP_PORT"])} == ports
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_workers_reach_every_model_server_group_through_the_headless_service() -> None:
+    (worker,) = [c for c in containers() if c["name"] == "worker"]
+    target = parse_target(env_of(worker)["VOICE_TTS__MODEL_SERVERS"])
+    (service,) = [
+        d for d in documents() if d["kind"] == "Service" and d["metadata"]["name"] == target.host
+    ]
+    assert service["spec"]["clusterIP"] == "None"  # headless: one address per pod
+    assert target.port in {p["port"] for p in service["spec"]["ports"]}
+    groups = model_server_deployments(with_gpu=True)
+    assert len(groups) >= 2  # the CPU group and the commented GPU group
+    for deployment in groups:
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert service["spec"]["selector"].items() <= labels.items()
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert int(env_of(container)["VOICE_PORT"]) == target.port
+
+
+def test_the_gpu_group_asks_for_a_gpu_and_mounts_its_checkpoint() -> None:
+    spec = gpu_group()["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    (mount,) = container["volumeMounts"]
+    assert {v["name"] for v in spec["volumes"]} == {mount["name"]}
+    models = json.loads(env_of(container)["VOICE_MODELS"])
+    assert all(m["path"].startswith(mount["mountPath"] + "/") for m in models)
+    assert {m["backend"] for m in models} == {"qwen3"}
 
 
 def test_grace_period_outlasts_the_servers_own() -> None:
-    for path in MANIFESTS:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if (
-                doc
-                and doc.get("metadata", {}).get("name") == "model-server"
-                and doc["kind"] == "Deployment"
-            ):
-                spec = doc["spec"]["template"]["spec"]
-                env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-                assert spec["terminationGracePeriodSeconds"] > float(
-                    env["VOICE_SHUTDOWN_GRACE_SECONDS"]
-                )
+    for deployment in model_server_deployments(with_gpu=True):
+        spec = deployment["spec"]["template"]["spec"]
+        env = env_of(spec["containers"][0])
+        assert spec["terminationGracePeriodSeconds"] > float(env["VOICE_SHUTDOWN_GRACE_SECONDS"])
 
 
 def test_kustomization_lists_every_manifest() -> None:

@@ -47,9 +47,16 @@ class LocalChat:
 
     name = "local"
 
-    def __init__(self, model_path: str = "", context_tokens: int = 2048, threads: int = 0) -> None:
+    def __init__(
+        self,
+        model_path: str = "",
+        context_tokens: int = 2048,
+        threads: int = 0,
+        prompt_cache_bytes: int = 256 * 2**20,
+    ) -> None:
         self.model_path = Path(model_path) if model_path else bundled_model_path()
         self.context_tokens = context_tokens
+        self.prompt_cache_bytes = prompt_cache_bytes
         # one thread per two cores: llama.cpp's OpenMP barriers spin, and faster-whisper's
         # OpenMP threads share the CPU; oversubscribed, a token takes 10x longer
         self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
@@ -79,6 +86,13 @@ class LocalChat:
             n_threads=self.threads,
             verbose=False,
         )
+        if self.prompt_cache_bytes:
+            # Each conversation's evaluated prompt, kept by its tokens: a session's next
+            # turn resumes from its own history instead of re-reading it after another
+            # session's turn (llama.cpp alone keeps only the last prompt).
+            from llama_cpp.llama_cache import LlamaRAMCache
+
+            self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
 
     def _generate(
         self,

@@ -31,7 +31,9 @@ def _local(settings: ChatSettings) -> ChatProvider:
     from voice_worker.chat.local import LocalChat
 
     group = settings.local
-    return LocalChat(group.model_path, group.context_tokens, group.threads)
+    return LocalChat(
+        group.model_path, group.context_tokens, group.threads, group.prompt_cache_mb * 2**20
+    )
 
 
 PROVIDERS: dict[str, Callable[[ChatSettings], ChatProvider]] = {

@@ -50,6 +50,12 @@ class LocalChatSettings(BaseModel):
     )
     context_tokens: int = Field(2048, ge=256, description="llama.cpp context window.")
     threads: int = Field(0, ge=0, description="CPU threads (0: one per two cores).")
+    prompt_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="Memory for evaluated prompts kept per conversation, so a session's "
+        "next turn does not re-read its history (0: off).",
+    )
 
 
 class ChatSettings(BaseModel):

@@ -37,28 +37,37 @@ def trim_history(
     """The newest messages that fit both budgets, oldest first; never starts with an
     assistant message cut from its question.
 
-    When the history outgrows `max_messages`, the window's start moves in steps of half
-    the budget rather than one turn at a time: between steps the prompt keeps the same
-    beginning, so a local model reuses its cache of it (llama.cpp keeps the evaluated
-    prefix) and evaluates only the new turn. `history` is the session's newest messages;
-    `total` the number the session has (-1: `history` is all of them)."""
+    The window's start moves in steps of half the message budget, never one turn at a
+    time: it is the earliest step-aligned message (counted from the session's first)
+    from which the rest fits the token budget. Between steps the prompt keeps the same
+    beginning, so a local model reuses its evaluated prompt (llama.cpp keeps it) and
+    reads only the new turn. `history` is the session's newest messages; `total` the
+    number the session has (-1: `history` is all of them)."""
     if max_messages <= 0:
         return []
     total = len(history) if total < 0 else total
     step = window_step(max_messages)
-    start = 0
+    first = total - len(history)  # the session's index of history[0]
+    base = 0
     if total > max_messages:
-        start = -(-(total - max_messages) // step) * step  # ceil to a whole step
-    start = max(0, start - (total - len(history)))  # as an index into `history`
-    kept: list[MessageRecord] = []
+        base = -(-(total - max_messages) // step) * step  # ceil to a whole step
+    costs = [estimate_tokens(message.text) for message in history]
+    for start in range(base, total, step):
+        index = start - first
+        if index >= 0 and sum(costs[index:]) <= max_tokens:
+            return _no_orphan_answer(list(history[index:]))
+    kept: list[MessageRecord] = []  # even the newest step is too long: what fits
     used = 0
-    for message in reversed(history[start:]):
-        cost = estimate_tokens(message.text)
+    for message, cost in zip(reversed(history), reversed(costs), strict=True):
         if used + cost > max_tokens:
             break
         kept.append(message)
         used += cost
     kept.reverse()
+    return _no_orphan_answer(kept)
+
+
+def _no_orphan_answer(kept: list[MessageRecord]) -> list[MessageRecord]:
     while kept and kept[0].role == "assistant":
         kept.pop(0)
     return kept

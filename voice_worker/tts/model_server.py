@@ -9,7 +9,7 @@ reason), never from its message."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import grpc
@@ -35,6 +35,7 @@ from voice_worker.tts.base import (
     SpeechPiece,
     VoiceDescription,
 )
+from voice_worker.tts.text_call import TextCall
 
 NAME = "model server"
 LIST_TIMEOUT = 5.0
@@ -61,6 +62,57 @@ def map_error(exc: grpc.aio.AioRpcError) -> VoiceError:
     return UpstreamFailed(NAME, f"failed ({code.name}: {message}){reason}")
 
 
+def synthesis_request(text: str, options: SpeechOptions) -> pb.SynthesizeRequest:
+    return pb.SynthesizeRequest(
+        text=text,
+        model=options.model,
+        voice=options.voice,
+        language=options.language,
+        format=PB_FORMATS[options.format],
+        sample_rate=options.sample_rate,
+        speed=options.speed,
+        instructions=options.instructions,
+    )
+
+
+def request_metadata() -> tuple[tuple[str, str], ...]:
+    """The HTTP request's ID, so the model server's logs carry it too."""
+    request_id = request_id_var.get()
+    return (("x-request-id", request_id),) if request_id else ()
+
+
+def speech_of(reply: pb.SynthesizeResponse, options: SpeechOptions) -> Speech:
+    return Speech(
+        reply.audio,
+        options.format,
+        reply.sample_rate,
+        reply.duration_seconds,
+        reply.model,
+        reply.voice,
+    )
+
+
+def voice_description(v: pb.Voice) -> VoiceDescription:
+    return VoiceDescription(
+        voice_id=v.name,
+        name=v.name,
+        model=v.model,
+        languages=tuple(v.languages),
+        gender=v.gender,
+        description=v.description,
+    )
+
+
+def model_description(m: pb.ModelInfo) -> ModelDescription:
+    return ModelDescription(
+        name=m.name,
+        backend=m.backend,
+        sample_rate=m.sample_rate,
+        is_default=m.is_default,
+        state=pb.ModelState.Name(m.state).removeprefix("MODEL_STATE_").lower(),
+    )
+
+
 class ModelServerTTS:
     name = "model_server"
     native_formats = frozenset(PB_FORMATS)
@@ -72,43 +124,18 @@ class ModelServerTTS:
         self.stub = tts_pb2_grpc.TextToSpeechStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 
-    def _request(self, text: str, options: SpeechOptions) -> pb.SynthesizeRequest:
-        return pb.SynthesizeRequest(
-            text=text,
-            model=options.model,
-            voice=options.voice,
-            language=options.language,
-            format=PB_FORMATS[options.format],
-            sample_rate=options.sample_rate,
-            speed=options.speed,
-            instructions=options.instructions,
-        )
-
-    @staticmethod
-    def _metadata() -> tuple[tuple[str, str], ...]:
-        """The HTTP request's ID, so the model server's logs carry it too."""
-        request_id = request_id_var.get()
-        return (("x-request-id", request_id),) if request_id else ()
-
     async def synthesize(self, text: str, options: SpeechOptions) -> Speech:
         try:
             reply = await self.stub.Synthesize(
-                self._request(text, options), timeout=self.timeout, metadata=self._metadata()
+                synthesis_request(text, options), timeout=self.timeout, metadata=request_metadata()
             )
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return Speech(
-            reply.audio,
-            options.format,
-            reply.sample_rate,
-            reply.duration_seconds,
-            reply.model,
-            reply.voice,
-        )
+        return speech_of(reply, options)
 
     async def stream(self, text: str, options: SpeechOptions) -> AsyncIterator[bytes]:
         call = self.stub.SynthesizeStream(
-            self._request(text, options), timeout=self.timeout, metadata=self._metadata()
+            synthesis_request(text, options), timeout=self.timeout, metadata=request_metadata()
         )
         try:
             async for chunk in call:
@@ -122,76 +149,29 @@ class ModelServerTTS:
     async def stream_text(
         self, texts: AsyncIterator[str], options: SpeechOptions
     ) -> AsyncGenerator[SpeechPiece, None]:
-        """SynthesizeTextStream: the config; once the server has accepted it (its empty
-        first chunk), the text as it comes. Closing this generator cancels the call,
-        and the server stops what is not yet spoken."""
-        accepted = asyncio.Event()
-
-        async def requests() -> AsyncIterator[pb.TextStreamRequest]:
-            yield pb.TextStreamRequest(config=self._config(options))
-            await accepted.wait()  # a refused config never meets a write of ours
-            async for text in texts:
-                yield pb.TextStreamRequest(text=text)
-
-        call = self.stub.SynthesizeTextStream(
-            requests(), timeout=self.timeout, metadata=self._metadata()
-        )
+        """SynthesizeTextStream (tts.text_call): the text written as it comes, each
+        sentence spoken as soon as its end is certain."""
         try:
-            async for chunk in call:
-                accepted.set()
-                if chunk.audio or chunk.text or chunk.sentence_end:
-                    yield SpeechPiece(
-                        chunk.audio, chunk.text, chunk.text_start_seconds, chunk.sentence_end
-                    )
+            call = await TextCall(self.stub, options, self.timeout, request_metadata()).accepted()
+            async with contextlib.aclosing(call.pieces(texts)) as pieces:
+                async for piece in pieces:
+                    yield piece
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        finally:
-            call.cancel()
-
-    def _config(self, options: SpeechOptions) -> pb.TextStreamConfig:
-        return pb.TextStreamConfig(
-            model=options.model,
-            voice=options.voice,
-            language=options.language,
-            format=PB_FORMATS[options.format],
-            sample_rate=options.sample_rate,
-            speed=options.speed,
-            instructions=options.instructions,
-            first_clause=options.first_clause,
-        )
 
     async def voices(self) -> list[VoiceDescription]:
         try:
             reply = await self.stub.ListVoices(pb.ListVoicesRequest(), timeout=LIST_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return [
-            VoiceDescription(
-                voice_id=v.name,
-                name=v.name,
-                model=v.model,
-                languages=tuple(v.languages),
-                gender=v.gender,
-                description=v.description,
-            )
-            for v in reply.voices
-        ]
+        return [voice_description(v) for v in reply.voices]
 
     async def models(self) -> list[ModelDescription]:
         try:
             reply = await self.stub.ListModels(pb.ListModelsRequest(), timeout=LIST_TIMEOUT)
         except grpc.aio.AioRpcError as exc:
             raise map_error(exc) from None
-        return [
-            ModelDescription(
-                name=m.name,
-                backend=m.backend,
-                sample_rate=m.sample_rate,
-                is_default=m.is_default,
-                state=pb.ModelState.Name(m.state).removeprefix("MODEL_STATE_").lower(),
-            )
-            for m in reply.models
-        ]
+        return [model_description(m) for m in reply.models]
 
     async def readiness(self) -> Readiness:
         try:

@@ -9,6 +9,10 @@ from voice_worker.tts.base import TTSProvider
 
 
 def _model_server(s: TTSSettings) -> TTSProvider:
+    if s.model_servers:
+        from voice_worker.tts.fleet.provider import FleetTTS
+
+        return FleetTTS.from_settings(s)
     from voice_worker.tts.model_server import ModelServerTTS
 
     return ModelServerTTS(s.model_server, s.timeout_seconds, s.max_retries)
