@@ -11,7 +11,16 @@ from model_server.backends.base import SynthesisJob, VoiceInfo
 from model_server.errors import InvalidRequestError, NotFoundError, text_error
 from model_server.registry import ModelRegistry
 from shared.audio.formats import AudioFormat
-from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MIN_SAMPLE_RATE, MIN_SPEED
+
+#: formats whose codec takes only the standard rates (MP3; AAC is not on the wire)
+FIXED_RATE_FORMATS = frozenset({AudioFormat.MP3, AudioFormat.AAC})
+from shared.limits import (
+    MAX_SAMPLE_RATE,
+    MAX_SPEED,
+    MIN_SAMPLE_RATE,
+    MIN_SPEED,
+    STANDARD_SAMPLE_RATES,
+)
 from shared.speakable import TextRejected, check_speakable
 from voice_contract.reasons import Reason
 
@@ -72,6 +81,13 @@ def plan(registry: ModelRegistry, default_model: str, settings: VoiceSettings) -
         raise InvalidRequestError(
             f"sample_rate {rate} is out of range; use 0 (the model's own) "
             f"or {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
+            reason=Reason.SAMPLE_RATE_OUT_OF_RANGE,
+            field="sample_rate",
+        )
+    if rate and settings.format in FIXED_RATE_FORMATS and rate not in STANDARD_SAMPLE_RATES:
+        raise InvalidRequestError(
+            f"sample_rate {rate} is not one {settings.format.value} can be encoded at; use 0 "
+            f"(the model's own) or one of {', '.join(map(str, STANDARD_SAMPLE_RATES))}",
             reason=Reason.SAMPLE_RATE_OUT_OF_RANGE,
             field="sample_rate",
         )

@@ -38,6 +38,13 @@ LONG = " ".join(f"Sentence {i} is long enough to take the voice a little while."
             "SAMPLE_RATE_OUT_OF_RANGE",
         ),
         (
+            {"text": "hi", "format": pb.AUDIO_FORMAT_MP3, "sample_rate": 29756},
+            INVALID,
+            "not one mp3 can be encoded at",
+            "sample_rate",
+            "SAMPLE_RATE_OUT_OF_RANGE",
+        ),
+        (
             {"text": "hi", "language": "de"},
             INVALID,
             "does not speak 'de'",
