@@ -11,9 +11,6 @@ from model_server.backends.base import SynthesisJob, VoiceInfo
 from model_server.errors import InvalidRequestError, NotFoundError, text_error
 from model_server.registry import ModelRegistry
 from shared.audio.formats import AudioFormat
-
-#: formats whose codec takes only the standard rates (MP3; AAC is not on the wire)
-FIXED_RATE_FORMATS = frozenset({AudioFormat.MP3, AudioFormat.AAC})
 from shared.limits import (
     MAX_SAMPLE_RATE,
     MAX_SPEED,
@@ -23,6 +20,9 @@ from shared.limits import (
 )
 from shared.speakable import TextRejected, check_speakable
 from voice_contract.reasons import Reason
+
+#: formats whose codec takes only the standard rates (MP3; AAC is not on the wire)
+FIXED_RATE_FORMATS = frozenset({AudioFormat.MP3, AudioFormat.AAC})
 
 
 @dataclass(frozen=True)
