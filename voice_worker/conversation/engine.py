@@ -9,20 +9,25 @@ client that leaves, the process dying) leaves no half turn. Thinking is stored w
 reply, returned apart, never spoken. What the user types follows the text rule of
 shared.speakable; what the model answers is cleaned of control characters before it is
 spoken. `process_text_only` and `process_message` run the same pipeline and return the
-whole turn at once. Errors are the worker's domain errors (voice_worker.errors)."""
+whole turn at once. Errors are the worker's domain errors (voice_worker.errors).
+
+Every turn is for a `Principal`: a session that is not the caller's is NotFound, exactly
+as a missing one (`session()`), whatever the transport. One turn of a session runs at a
+time across every worker (conversation.turn_lock), from reading its history to storing
+it. User text and history reach the chat provider as plain content: each provider keeps
+it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.logs import Stopwatch
 from shared.speakable import TextRejected, check_characters, has_speakable
+from voice_worker.auth.principal import Principal
 from voice_worker.chat.base import (
     ChatEnd,
     ChatEvent,
@@ -46,9 +51,11 @@ from voice_worker.conversation.events import (
 )
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
+from voice_worker.conversation.sessions import not_found
 from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
-from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
-from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
+from voice_worker.conversation.turn_lock import TurnLocks
+from voice_worker.errors import Conflict, InvalidRequest, NotFound, UpstreamFailed
+from voice_worker.store.base import ChatStore, NewMessage, SessionRecord, TurnLeaseLost
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
@@ -93,19 +100,24 @@ class VoiceChatEngine:
         self.settings = settings
         self.response_cache = response_cache
         self.max_text_chars = settings.max_input_chars
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.turn_locks = TurnLocks(store, settings.turn_lease_seconds, settings.turn_wait_seconds)
 
-    async def session(self, session: str | SessionRecord) -> SessionRecord:
+    async def session(self, session: str | SessionRecord, principal: Principal) -> SessionRecord:
+        """The session, if `principal` may talk in it; NotFound as for a missing one."""
         if isinstance(session, SessionRecord):
+            if not principal.sees(session.owner):
+                raise not_found(session.id)
             return session
-        found = await self.store.get_session(session)
+        found = await self.store.get_session(session, owner=principal.owner_filter)
         if found is None:
-            raise NotFound(f"no voice chat session {session!r}", param="session_id")
+            raise not_found(session)
         return found
 
     # -- beginning a turn: everything that can be refused before anything is said --
-    async def begin_text(self, session: str | SessionRecord, text: str) -> Turn:
-        record = await self.session(session)
+    async def begin_text(
+        self, session: str | SessionRecord, text: str, principal: Principal
+    ) -> Turn:
+        record = await self.session(session, principal)
         text = (text or "").strip()
         if not text:
             raise InvalidRequest("the text is empty", param="text")
@@ -121,8 +133,10 @@ class VoiceChatEngine:
             raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
         return Turn(record, NewMessage("user", text), self._role(record))
 
-    async def begin_audio(self, session: str | SessionRecord, audio: bytes) -> Turn:
-        record = await self.session(session)
+    async def begin_audio(
+        self, session: str | SessionRecord, audio: bytes, principal: Principal
+    ) -> Turn:
+        record = await self.session(session, principal)
         if self.stt is None:
             raise InvalidRequest("this worker has no speech-to-text provider configured")
         if not audio:
@@ -146,8 +160,8 @@ class VoiceChatEngine:
     async def run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
         """The turn's events as they happen; the last one, TurnDone, once it is stored."""
         record, user, timings, watch = turn.session, turn.user, turn.timings, turn.watch
-        lock = self._locks.setdefault(record.id, asyncio.Lock())
-        async with lock:  # one turn of a session at a time in this process
+        # one turn of a session at a time, across workers: from its history to its storage
+        async with self.turn_locks.hold(record.id) as lease:
             if user.transcript is not None:
                 yield Transcribed(user.transcript)
             known = await self._cached_reply(record, turn.role, user.text)
@@ -193,9 +207,17 @@ class VoiceChatEngine:
                 timings=timings,
             )
             try:
-                user_row, assistant_row = await self.store.add_turn(record.id, user, assistant)
+                user_row, assistant_row = await self.store.add_turn(
+                    record.id, user, assistant, lease
+                )
             except LookupError:
                 raise NotFound(f"session {record.id!r} was deleted during the turn") from None
+            except TurnLeaseLost:
+                raise Conflict(
+                    f"the turn of session {record.id!r} took longer than its lease and another "
+                    "turn took over; it was not stored",
+                    code="turn_lease_lost",
+                ) from None
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
         if self.response_cache is not None and known is None:
@@ -262,11 +284,15 @@ class VoiceChatEngine:
         yield ChatEnd(reply.model, reply.usage)
 
     # -- the whole turn at once -----------------------------------------------------
-    async def process_text_only(self, session: str | SessionRecord, text: str) -> TurnResult:
-        return await self.collect(await self.begin_text(session, text))
+    async def process_text_only(
+        self, session: str | SessionRecord, text: str, principal: Principal
+    ) -> TurnResult:
+        return await self.collect(await self.begin_text(session, text, principal))
 
-    async def process_message(self, session: str | SessionRecord, audio: bytes) -> TurnResult:
-        return await self.collect(await self.begin_audio(session, audio))
+    async def process_message(
+        self, session: str | SessionRecord, audio: bytes, principal: Principal
+    ) -> TurnResult:
+        return await self.collect(await self.begin_audio(session, audio, principal))
 
     async def collect(self, turn: Turn) -> TurnResult:
         """Run `turn` to its end; the result with its whole audio."""

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
+from voice_worker.auth.deps import PrincipalDep
 from voice_worker.conversation.engine import Turn, VoiceChatEngine
 from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
@@ -30,18 +31,20 @@ async def voice_turn(
     request: Request,
     engine: EngineDep,
     transcriber: TranscriberDep,
+    principal: PrincipalDep,
     audio: Annotated[UploadFile, File()],
 ) -> Response:
     transcriber.check_size(audio.size, "audio")  # VOICE_STT__MAX_BYTES, before reading
-    turn = await engine.begin_audio(session_id, await audio.read())
+    turn = await engine.begin_audio(session_id, await audio.read(), principal)
     return await respond(engine, turn, request)
 
 
 @router.post("/{session_id}/text", response_model=TurnOut)
 async def text_turn(
-    session_id: str, body: TextTurn, request: Request, engine: EngineDep
+    session_id: str, body: TextTurn, request: Request, engine: EngineDep, principal: PrincipalDep
 ) -> Response:
-    return await respond(engine, await engine.begin_text(session_id, body.text), request)
+    turn = await engine.begin_text(session_id, body.text, principal)
+    return await respond(engine, turn, request)
 
 
 async def respond(engine: VoiceChatEngine, turn: Turn, request: Request) -> Response:

@@ -1,17 +1,26 @@
-"""`SessionManager`: session operations as the transports call them: each validates,
-raises the worker's domain errors (NotFound for an unknown session, InvalidRequest for
-a bad setting or cursor) and returns records."""
+"""`SessionManager`: session operations as the transports call them, each for a
+`Principal`: a user reaches only their own sessions (an admin, every one), and another
+user's session answers NotFound exactly as a missing one, so an id says nothing about
+whether it exists (OWASP API1). Each validates, raises the worker's domain errors
+(NotFound for an unknown session, InvalidRequest for a bad setting or cursor) and
+returns records."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
+from voice_worker.auth.principal import Principal
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.prompt import persona
 from voice_worker.errors import InvalidRequest, NotFound
 from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecord, SessionSettings
 
 MAX_PAGE = 200
+
+
+def not_found(session_id: str) -> NotFound:
+    """The one answer for a session that is missing or not the caller's."""
+    return NotFound(f"no voice chat session {session_id!r}", param="session_id")
 
 
 class SessionManager:
@@ -22,44 +31,56 @@ class SessionManager:
     def _check(self, settings: SessionSettings) -> None:
         persona(self.chat_settings, settings.analyst_role)  # unknown role: 400
 
-    async def create(self, settings: SessionSettings, title: str = "") -> SessionRecord:
+    async def create(
+        self, principal: Principal, settings: SessionSettings, title: str = ""
+    ) -> SessionRecord:
         self._check(settings)
-        return await self.store.create_session(settings, title)
+        return await self.store.create_session(settings, title, owner=principal.user)
 
-    async def get(self, session_id: str) -> SessionRecord:
-        record = await self.store.get_session(session_id)
+    async def get(self, principal: Principal, session_id: str) -> SessionRecord:
+        record = await self.store.get_session(session_id, owner=principal.owner_filter)
         if record is None:
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+            raise not_found(session_id)
         return record
 
-    async def list(self, limit: int = 50, cursor: str | None = None) -> Page[SessionRecord]:
+    async def list(
+        self, principal: Principal, limit: int = 50, cursor: str | None = None
+    ) -> Page[SessionRecord]:
         try:
-            return await self.store.list_sessions(_limit(limit), cursor)
+            return await self.store.list_sessions(
+                _limit(limit), cursor, owner=principal.owner_filter
+            )
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="cursor") from None
 
     async def update(
-        self, session_id: str, changes: dict[str, object], title: str | None = None
+        self,
+        principal: Principal,
+        session_id: str,
+        changes: dict[str, object],
+        title: str | None = None,
     ) -> SessionRecord:
-        current = await self.get(session_id)
+        current = await self.get(principal, session_id)
         try:
             merged = SessionSettings.model_validate({**current.settings.model_dump(), **changes})
         except ValidationError as exc:
             raise InvalidRequest(f"invalid settings: {exc.errors()[0]['msg']}") from None
         self._check(merged)
-        updated = await self.store.update_session(session_id, merged, title)
+        updated = await self.store.update_session(
+            session_id, merged, title, owner=principal.owner_filter
+        )
         if updated is None:  # deleted meanwhile
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+            raise not_found(session_id)
         return updated
 
-    async def delete(self, session_id: str) -> None:
-        if not await self.store.delete_session(session_id):
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+    async def delete(self, principal: Principal, session_id: str) -> None:
+        if not await self.store.delete_session(session_id, owner=principal.owner_filter):
+            raise not_found(session_id)
 
     async def messages(
-        self, session_id: str, limit: int = 50, cursor: str | None = None
+        self, principal: Principal, session_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page[MessageRecord]:
-        await self.get(session_id)
+        await self.get(principal, session_id)
         try:
             return await self.store.list_messages(session_id, _limit(limit), cursor)
         except ValueError as exc:

@@ -18,9 +18,11 @@ from starlette.exceptions import HTTPException
 
 from voice_worker.errors import (
     Busy,
+    Conflict,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     UpstreamFailed,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -34,6 +36,8 @@ HTTP_STATUS: dict[type[VoiceError], tuple[int, str]] = {
     InvalidRequest: (400, "invalid_request_error"),
     PayloadTooLarge: (413, "invalid_request_error"),
     NotFound: (404, "not_found_error"),
+    Conflict: (409, "conflict_error"),
+    RateLimited: (429, "rate_limit_error"),
     Busy: (503, "server_busy"),
     UpstreamFailed: (502, "upstream_error"),
     UpstreamUnavailable: (503, "upstream_error"),

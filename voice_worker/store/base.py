@@ -51,6 +51,10 @@ class SessionSettings(BaseModel):
         return QUALITY_SAMPLE_RATES[self.quality]
 
 
+#: the owner of sessions made without authentication (auth.principal.ANONYMOUS_USER)
+ANONYMOUS_OWNER = "anonymous"
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     id: str
@@ -58,6 +62,12 @@ class SessionRecord:
     settings: SessionSettings
     created_at: float  # unix seconds
     updated_at: float
+    owner: str = ANONYMOUS_OWNER  # the user id whose session it is
+
+
+class TurnLeaseLost(Exception):
+    """A turn's lease ran out and another turn of the session took it: its write is
+    refused (the lease token fences it)."""
 
 
 @dataclass(frozen=True)
@@ -96,25 +106,49 @@ class Page(Generic[T]):
 
 @runtime_checkable
 class ChatStore(Protocol):
-    async def create_session(self, settings: SessionSettings, title: str = "") -> SessionRecord: ...
+    """Sessions belong to an owner. Every read and write of one session takes an
+    optional `owner`: given, a session of another owner is treated exactly as a missing
+    one (None, False, LookupError); None (an admin) reaches every owner's."""
 
-    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def create_session(
+        self, settings: SessionSettings, title: str = "", owner: str = ANONYMOUS_OWNER
+    ) -> SessionRecord: ...
+
+    async def get_session(
+        self, session_id: str, owner: str | None = None
+    ) -> SessionRecord | None: ...
 
     async def list_sessions(
-        self, limit: int = 50, cursor: str | None = None
+        self, limit: int = 50, cursor: str | None = None, owner: str | None = None
     ) -> Page[SessionRecord]: ...
 
     async def update_session(
-        self, session_id: str, settings: SessionSettings, title: str | None = None
+        self,
+        session_id: str,
+        settings: SessionSettings,
+        title: str | None = None,
+        owner: str | None = None,
     ) -> SessionRecord | None: ...
 
-    async def delete_session(self, session_id: str) -> bool: ...
+    async def delete_session(self, session_id: str, owner: str | None = None) -> bool: ...
+
+    async def acquire_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        """Take the session's turn lease for `seconds` unless another unexpired one holds
+        it (False). LookupError when the session does not exist."""
+        ...
+
+    async def renew_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        """Extend the lease `token` holds; False when it no longer holds it."""
+        ...
+
+    async def release_turn(self, session_id: str, token: str) -> None: ...
 
     async def add_turn(
-        self, session_id: str, user: NewMessage, assistant: NewMessage
+        self, session_id: str, user: NewMessage, assistant: NewMessage, lease: str | None = None
     ) -> tuple[MessageRecord, MessageRecord]:
         """Both messages in one transaction: a turn is stored whole or not at all.
-        LookupError when the session does not exist (any more)."""
+        LookupError when the session does not exist (any more); with `lease`, the same
+        transaction releases that turn lease, and TurnLeaseLost when it is not held."""
         ...
 
     async def list_messages(
