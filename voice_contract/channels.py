@@ -10,11 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 AUTHORIZATION = "authorization"
+
+if TYPE_CHECKING:  # generic in the type stubs only
+    UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    UnaryStream = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+    StreamUnary = grpc.aio.StreamUnaryClientInterceptor[Any, Any]
+    StreamStream = grpc.aio.StreamStreamClientInterceptor[Any, Any]
+else:
+    UnaryUnary = grpc.aio.UnaryUnaryClientInterceptor
+    UnaryStream = grpc.aio.UnaryStreamClientInterceptor
+    StreamUnary = grpc.aio.StreamUnaryClientInterceptor
+    StreamStream = grpc.aio.StreamStreamClientInterceptor
 
 
 @dataclass(frozen=True)
@@ -28,12 +39,7 @@ class ChannelSecurity:
         return self.ca_file is not None
 
 
-class BearerToken(
-    grpc.aio.UnaryUnaryClientInterceptor[Any, Any],
-    grpc.aio.UnaryStreamClientInterceptor[Any, Any],
-    grpc.aio.StreamUnaryClientInterceptor[Any, Any],
-    grpc.aio.StreamStreamClientInterceptor[Any, Any],
-):
+class BearerToken(UnaryUnary, UnaryStream, StreamUnary, StreamStream):
     """Adds `authorization: Bearer <token>` to every call's metadata."""
 
     def __init__(self, token: str) -> None:

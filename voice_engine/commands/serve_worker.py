@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 NAME = "serve-worker"
 HELP = "run the HTTP voice worker (speech-to-text, text-to-speech, OpenAI-compatible)"
@@ -38,11 +39,17 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from shared.logs import configure_logging
+    from voice_worker.auth.exposure import ExposedWithoutAuth, check_exposure
     from voice_worker.settings import Settings
 
     os.environ.update(overrides(args))  # children of a multi-process server read them too
     settings = Settings()
     configure_logging(settings.log.level, settings.log.json_format)
+    try:
+        check_exposure(settings.auth, settings.http_host)
+    except ExposedWithoutAuth as exc:
+        print(f"voice-engine serve-worker: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(
         "voice_worker.asgi:app",
         factory=True,

@@ -49,9 +49,15 @@ class JwtVerifier:
             self._jwks = jwt.PyJWKSet.from_dict(json.loads(settings.jwt_jwks_file.read_text()))
 
     def _key_for(self, token: str) -> Any:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise _invalid("the token is not a valid JWT") from None
+        if header.get("alg") != self.algorithm:  # `none`, or HS256 against a public key
+            raise _invalid("the token's algorithm is not the one accepted")
         if self._jwks is None:
             return self._key
-        kid = jwt.get_unverified_header(token).get("kid")
+        kid = header.get("kid")
         keys = self._jwks.keys
         if kid is None and len(keys) == 1:
             return keys[0].key
@@ -61,10 +67,11 @@ class JwtVerifier:
         raise _invalid("the token's key (kid) is not among the configured keys")
 
     def verify(self, token: str) -> Principal:
+        key = self._key_for(token)
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
+                key,
                 algorithms=[self.algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
