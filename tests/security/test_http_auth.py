@@ -10,6 +10,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -110,7 +111,7 @@ def create(api: httpx.Client, token: str, title: str) -> str:
     return str(reply.json()["id"])
 
 
-def session_routes(session_id: str) -> list[tuple[str, str, dict[str, object]]]:
+def session_routes(session_id: str) -> list[tuple[str, str, dict[str, Any]]]:
     """Every route that names a session, with a valid body."""
     base = f"/api/voice/sessions/{session_id}"
     jfk = {"files": {"audio": ("jfk.flac", (DATA / "jfk.flac").read_bytes(), "audio/flac")}}
@@ -138,8 +139,8 @@ def test_another_users_session_is_404_on_every_route_exactly_as_a_missing_one(
     missing = uuid.uuid4().hex
     routes = zip(session_routes(mine), session_routes(missing), strict=True)
     for (method, path, body), (_, missing_path, _) in routes:
-        theirs = api.request(method, path, headers=bearer(BOB), **body)  # type: ignore[arg-type]
-        gone = api.request(method, missing_path, headers=bearer(BOB), **body)  # type: ignore[arg-type]
+        theirs = api.request(method, path, headers=bearer(BOB), **body)
+        gone = api.request(method, missing_path, headers=bearer(BOB), **body)
         assert theirs.status_code == gone.status_code == 404, (method, path, theirs.text)
         assert theirs.json() == _with_id(gone.json(), missing, mine), (method, path)
         assert set(theirs.headers) - {"date"} == set(gone.headers) - {"date"}

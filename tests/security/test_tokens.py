@@ -82,11 +82,11 @@ def test_settings_take_hashes_never_keys_and_need_what_the_mode_needs(tmp_path: 
     with pytest.raises(ValidationError, match="needs VOICE_AUTH__API_KEYS"):
         AuthSettings(mode="api_key")
     with pytest.raises(ValidationError, match="at least 32 bytes"):
-        AuthSettings(mode="jwt", jwt_secret="short")  # type: ignore[arg-type]
+        AuthSettings(mode="jwt", jwt_secret="short")
     with pytest.raises(ValidationError, match="exactly one"):
         AuthSettings(mode="jwt", jwt_algorithm="RS256")
     with pytest.raises(ValidationError, match="not a public key"):
-        AuthSettings(mode="jwt", jwt_secret=SECRET, jwt_public_key_file=tmp_path / "k.pem")  # type: ignore[arg-type]
+        AuthSettings(mode="jwt", jwt_secret=SECRET, jwt_public_key_file=tmp_path / "k.pem")
 
 
 # -- JWT: HS256 ------------------------------------------------------------------------
@@ -217,4 +217,4 @@ def test_mode_none_is_anonymous_and_only_on_loopback_unless_allowed() -> None:
         with pytest.raises(ExposedWithoutAuth, match="ALLOW_ANONYMOUS"):
             check_exposure(AuthSettings(), host)
     check_exposure(AuthSettings(allow_anonymous=True), "0.0.0.0")
-    check_exposure(AuthSettings(mode="jwt", jwt_secret=SECRET), "0.0.0.0")  # type: ignore[arg-type]
+    check_exposure(AuthSettings(mode="jwt", jwt_secret=SECRET), "0.0.0.0")

@@ -19,7 +19,7 @@ AUDIENCE = "voice-engine-tests"
 ISSUER = "https://issuer.example"
 
 
-def claims(sub: str = "alice", **overrides: Any) -> dict[str, Any]:
+def claims(sub: str | None = "alice", **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     found: dict[str, Any] = {
         "sub": sub,
@@ -33,7 +33,7 @@ def claims(sub: str = "alice", **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in found.items() if v is not None}
 
 
-def hs256(sub: str = "alice", secret: str = SECRET, **overrides: Any) -> str:
+def hs256(sub: str | None = "alice", secret: str = SECRET, **overrides: Any) -> str:
     return jwt.encode(claims(sub, **overrides), secret, "HS256")
 
 
