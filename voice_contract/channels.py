@@ -39,8 +39,8 @@ class ChannelSecurity:
         return self.ca_file is not None
 
 
-class BearerToken(UnaryUnary, UnaryStream, StreamUnary, StreamStream):
-    """Adds `authorization: Bearer <token>` to every call's metadata."""
+class _Token:
+    """Adds `authorization: Bearer <token>` to a call's metadata."""
 
     def __init__(self, token: str) -> None:
         self._pair = (AUTHORIZATION, f"Bearer {token}")
@@ -51,17 +51,33 @@ class BearerToken(UnaryUnary, UnaryStream, StreamUnary, StreamStream):
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
 
+
+# One interceptor per call shape: a channel files each interceptor under the first
+# shape it implements only (grpc.aio's Channel checks them with if/elif).
+class _UnaryUnaryToken(_Token, UnaryUnary):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _UnaryStreamToken(_Token, UnaryStream):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
 
+
+class _StreamUnaryToken(_Token, StreamUnary):
     async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
 
+
+class _StreamStreamToken(_Token, StreamStream):
     async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
         return await continuation(self._details(details), requests)
+
+
+def bearer_token(token: str) -> list[Any]:
+    """The interceptors that send `token` on every call, whatever its shape."""
+    shapes = (_UnaryUnaryToken, _UnaryStreamToken, _StreamUnaryToken, _StreamStreamToken)
+    return [shape(token) for shape in shapes]
 
 
 def open_channel(
@@ -70,7 +86,7 @@ def open_channel(
     security: ChannelSecurity | None = None,
 ) -> grpc.aio.Channel:
     security = security or ChannelSecurity()
-    interceptors: Any = [BearerToken(security.token)] if security.token else None
+    interceptors = bearer_token(security.token) if security.token else None
     if security.ca_file is None:
         return grpc.aio.insecure_channel(target, options=list(options), interceptors=interceptors)
     credentials = grpc.ssl_channel_credentials(root_certificates=security.ca_file.read_bytes())
