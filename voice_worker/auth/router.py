@@ -9,6 +9,7 @@ from typing import Any, Literal, cast
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.limits import MAX_NAME_CHARS
 from voice_worker.auth.client_secrets import ClientSecrets
 from voice_worker.auth.deps import PrincipalDep
 from voice_worker.errors import InvalidRequest
@@ -22,11 +23,17 @@ class ExpiresAfter(BaseModel):
     seconds: int = Field(ge=10, description="Life of the secret (at most the configured one).")
 
 
+class SessionRef(BaseModel):
+    """What the secret is for (OpenAI's `session`; its other fields are not kept)."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["realtime", "transcription"] = "realtime"
+    model: str = Field("", max_length=MAX_NAME_CHARS)
+
+
 class ClientSecretRequest(BaseModel):
     expires_after: ExpiresAfter | None = None
-    session: dict[str, Any] | None = Field(
-        None, description="The realtime session it is for (returned as given)."
-    )
+    session: SessionRef = Field(default_factory=SessionRef)
 
 
 class ClientSecretOut(BaseModel):
@@ -47,5 +54,7 @@ async def create_client_secret(
             param="expires_after.seconds",
         )
     secret = secrets.mint(principal, seconds)
-    session = (body.session if body else None) or {"type": "realtime"}
-    return ClientSecretOut(value=secret.value, expires_at=secret.expires_at, session=session)
+    session = (body or ClientSecretRequest()).session.model_dump(exclude_defaults=True)
+    return ClientSecretOut(
+        value=secret.value, expires_at=secret.expires_at, session={"type": "realtime", **session}
+    )

@@ -50,10 +50,13 @@ class TurnLocks:
         """The session's turn, for the body; yields the lease token (for add_turn)."""
         deadline = time.monotonic() + self.wait_seconds
         lock = self._locks.setdefault(session_id, asyncio.Lock())
-        try:
-            await asyncio.wait_for(lock.acquire(), self.wait_seconds)
-        except asyncio.TimeoutError:
-            raise busy(session_id) from None
+        if not lock.locked():
+            await lock.acquire()  # free: taken at once, whatever wait_seconds is
+        else:
+            try:
+                await asyncio.wait_for(lock.acquire(), self.wait_seconds)
+            except asyncio.TimeoutError:
+                raise busy(session_id) from None
         try:
             token = uuid.uuid4().hex
             await self._lease(session_id, token, deadline)
