@@ -95,3 +95,5 @@ async def test_a_turn_lease_is_held_once_runs_out_and_fences_the_write(store: Sq
     with pytest.raises(LookupError):
         await store.acquire_turn("missing", first, 30)
     assert await store.delete_session(session.id)  # with its lease
+    with pytest.raises(LookupError):  # deleted during the turn: not a lost lease
+        await store.add_turn(session.id, user, assistant, lease=second)

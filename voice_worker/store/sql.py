@@ -177,6 +177,9 @@ class SqlStore:
                         )
                     )
                     if not held.rowcount:
+                        exists = sa.select(m.sessions.c.id).where(m.sessions.c.id == session_id)
+                        if (await conn.execute(exists)).first() is None:  # deleted meanwhile
+                            raise LookupError(f"no voice chat session {session_id!r}")
                         raise TurnLeaseLost(f"the turn lease of session {session_id!r} was lost")
                 ids = (await conn.execute(insert, rows)).scalars().all()
                 await conn.execute(
