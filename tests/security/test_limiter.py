@@ -13,6 +13,7 @@ from tests.worker.support import RedisServer
 from voice_worker.errors import Busy, RateLimited
 from voice_worker.ratelimit import connections
 from voice_worker.ratelimit.limiter import RateLimiter, Resource
+from voice_worker.ratelimit.meter import Meter, charge, meter_var, spend_request
 from voice_worker.ratelimit.settings import RateLimitSettings
 
 
@@ -85,3 +86,23 @@ async def test_without_redis_the_deny_policy_refuses_with_503() -> None:
     finally:
         await deny.close()
         await allow.close()
+
+
+async def test_a_connection_spends_requests_and_costs_through_its_meter(redis_url: str) -> None:
+    """What the realtime WebSocket does per event: the meter set for the connection."""
+    limits = limiter(redis_url, key_prefix="meter-test", audio_seconds_per_minute=10)
+    limits.settings.requests.turns = 2
+    await spend_request("turns")  # no meter: nothing is counted
+    token = meter_var.set(Meter(limits, "user:alice"))
+    try:
+        await spend_request("turns")
+        await spend_request("turns")
+        with pytest.raises(RateLimited, match="2 turns requests a minute") as caught:
+            await spend_request("turns")
+        assert caught.value.code == "rate_limit_exceeded" and caught.value.retry_after
+        await charge(Resource.AUDIO_SECONDS, 6)
+        with pytest.raises(RateLimited, match="seconds of audio"):
+            await charge(Resource.AUDIO_SECONDS, 6)
+    finally:
+        meter_var.reset(token)
+        await limits.close()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextvars
 from dataclasses import dataclass
 
+from voice_worker.errors import RateLimited
 from voice_worker.ratelimit.limiter import RateLimiter, Resource
+from voice_worker.ratelimit.settings import RouteClass
 
 
 @dataclass(frozen=True)
@@ -27,3 +29,19 @@ async def charge(resource: Resource, amount: float) -> None:
     meter = meter_var.get()
     if meter is not None:
         await meter.limiter.charge(resource, meter.identity, amount)
+
+
+async def spend_request(route: RouteClass) -> None:
+    """One more request of `route` for the current caller, for a transport whose one
+    connection carries many requests (the realtime WebSocket: a turn per
+    `response.create`); RateLimited when the budget is spent."""
+    meter = meter_var.get()
+    if meter is None:
+        return
+    decision = await meter.limiter.hit_request(route, meter.identity)
+    if decision is not None and not decision.allowed:
+        raise RateLimited(
+            f"rate limit reached: {decision.limit} {route} requests a minute",
+            code="rate_limit_exceeded",
+            retry_after=decision.retry_after,
+        )
