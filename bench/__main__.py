@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: module names under bench/, in the order `make bench` runs them
-MODULES = ["model_server", "worker", "chat", "turns", "fleet", "load"]
+MODULES = ["model_server", "worker", "chat", "turns", "fleet", "load", "auth"]
 
 
 def main(names: list[str]) -> int:

@@ -17,6 +17,7 @@ from bench.report import percentile, print_table, write_result
 from shared.cache.memory import MemoryCache
 from tests.helpers import model_server_process
 from tests.worker.support import worker_process
+from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.local import LocalChat
@@ -56,12 +57,14 @@ async def text_turns(model_server: str, directory: Path) -> list[dict[str, Any]]
     settings = ChatSettings(max_tokens=60)
     engine = VoiceChatEngine(store, chat, TurnSpeech(CachedSpeech(tts, MemoryCache())), settings)
     session = await store.create_session(SessionSettings())
-    await engine.process_text_only(session.id, "Hello!")  # warm-up: model load, first call
+    await engine.process_text_only(
+        session.id, "Hello!", ANONYMOUS
+    )  # warm-up: model load, first call
     stages = ("chat_first_token", "chat", "first_audio", "store", "total")
     timings: dict[str, list[float]] = {stage: [] for stage in stages}
     words = 0
     for question in QUESTIONS[:TURNS]:
-        turn = await engine.process_text_only(session.id, question)
+        turn = await engine.process_text_only(session.id, question, ANONYMOUS)
         words += len(turn.reply_text.split())
         for stage in timings:
             timings[stage].append(turn.timings[stage])

@@ -16,10 +16,11 @@ LOAD_SECONDS = 6.0
 TEXT = "Hello there. Your order has shipped and will arrive tomorrow."
 
 
-def request_bytes(host: str, text: str) -> bytes:
+def request_bytes(host: str, text: str, headers: dict[str, str] | None = None) -> bytes:
     body = json.dumps({"model": "tts-1", "voice": "alloy", "input": text}).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     head = (
-        f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\n"
+        f"POST /v1/audio/speech HTTP/1.1\r\nHost: {host}\r\n{extra}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -91,8 +92,8 @@ async def concurrent_clients(port: int, payload: bytes) -> tuple[float, list[flo
     return len(latencies) / elapsed, latencies
 
 
-async def http_load(port: int) -> dict[str, float]:
-    payload = request_bytes(f"127.0.0.1:{port}", TEXT)
+async def http_load(port: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    payload = request_bytes(f"127.0.0.1:{port}", TEXT, headers)
     # warm every worker process's cache (connections land on either process)
     conns = [await Connection.open(port) for _ in range(16)]
     for conn in conns:

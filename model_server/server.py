@@ -15,18 +15,20 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from model_server.auth import TokenInterceptor
 from model_server.backends import build_backends
 from model_server.interceptor import MetricsInterceptor
 from model_server.metrics import MetricsServer, serve_metrics
 from model_server.registry import ModelRegistry
 from model_server.servicer import TextToSpeechServicer, register
-from model_server.settings import Settings
+from model_server.settings import GrpcSecuritySettings, Settings
 from model_server.synthesizer import Synthesizer
 from voice_contract.wire import SERVICE_NAME, server_options
 
@@ -71,17 +73,29 @@ def build_synthesizer(settings: Settings) -> Synthesizer:
     )
 
 
+def bind(server: grpc.aio.Server, address: str, security: GrpcSecuritySettings) -> int:
+    """Listen on `address`, with TLS when a certificate is configured; the port."""
+    if security.tls_cert_file is None or security.tls_key_file is None:
+        return server.add_insecure_port(address)
+    pair = (security.tls_key_file.read_bytes(), security.tls_cert_file.read_bytes())
+    return server.add_secure_port(address, grpc.ssl_server_credentials([pair]))
+
+
 async def start(settings: Settings) -> RunningServer:
     """Build everything, preload, bind, and report SERVING."""
     synthesizer = build_synthesizer(settings)
-    server = grpc.aio.server(interceptors=[MetricsInterceptor()], options=server_options())
+    token = settings.grpc.token.get_secret_value()
+    interceptors: list[grpc.aio.ServerInterceptor[Any, Any]] = [MetricsInterceptor()]
+    if token:
+        interceptors.append(TokenInterceptor(token))
+    server = grpc.aio.server(options=server_options(), interceptors=interceptors)
     register(TextToSpeechServicer(synthesizer), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    port = bind(server, f"{settings.host}:{settings.port}", settings.grpc)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
@@ -90,7 +104,15 @@ async def start(settings: Settings) -> RunningServer:
         await synthesizer.registry.load(model)
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("model server listening", extra={"host": settings.host, "port": port})
+    log.info(
+        "model server listening",
+        extra={
+            "host": settings.host,
+            "port": port,
+            "tls": settings.grpc.tls_cert_file is not None,
+            "token_required": bool(token),
+        },
+    )
     metrics = serve_metrics(synthesizer, settings.host, settings.metrics_port)
     return RunningServer(server, synthesizer, health_servicer, port, metrics)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.limits import MAX_TEXT_CHARS
@@ -76,6 +76,27 @@ class PiperSettings(BaseModel):
     )
 
 
+class GrpcSecuritySettings(BaseModel):
+    """Who may call the model server (VOICE_GRPC__*): a shared secret, and optional TLS.
+    The health service and reflection stay open for probes."""
+
+    token: SecretStr = Field(
+        SecretStr(""),
+        description="Shared secret every TextToSpeech call must carry (`authorization: "
+        "Bearer <token>`; the workers send VOICE_GRPC__TOKEN); empty: no check.",
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="Server certificate chain (PEM): serve TLS (with tls_key_file)."
+    )
+    tls_key_file: Path | None = Field(None, description="Private key (PEM) of that certificate.")
+
+    @model_validator(mode="after")
+    def _pair(self) -> GrpcSecuritySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("TLS needs both VOICE_GRPC__TLS_CERT_FILE and _TLS_KEY_FILE")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the model server reads from its environment."""
 
@@ -111,3 +132,4 @@ class Settings(BaseSettings):
     piper: PiperSettings = Field(default_factory=PiperSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     log: LoggingSettings = Field(default_factory=LoggingSettings)
+    grpc: GrpcSecuritySettings = Field(default_factory=GrpcSecuritySettings)

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 
 from shared.audio.formats import AudioFormat
+from voice_contract.channels import ChannelSecurity, open_channel
 from voice_contract.errors import ErrorDetails, error_details
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
@@ -47,8 +48,14 @@ class SpeechResult:
 
 
 class SpeechClient:
-    def __init__(self, target: str, timeout: float | None = 120.0, max_retries: int = 0) -> None:
-        self.channel = grpc.aio.insecure_channel(target, options=channel_options(max_retries))
+    def __init__(
+        self,
+        target: str,
+        timeout: float | None = 120.0,
+        max_retries: int = 0,
+        security: ChannelSecurity | None = None,
+    ) -> None:
+        self.channel = open_channel(target, channel_options(max_retries), security)
         self.stub = tts_pb2_grpc.TextToSpeechStub(self.channel)
         self.timeout = timeout
 
@@ -160,11 +167,12 @@ async def fetch_speech(
     text: str,
     fmt: AudioFormat = AudioFormat.WAV,
     stream: bool = False,
+    security: ChannelSecurity | None = None,
     **options: Any,
 ) -> SpeechResult:
     """Synthesize `text` on the server at `target`; with `stream`, the reply is the
     concatenation of the streamed chunks (one valid file)."""
-    async with SpeechClient(target) as client:
+    async with SpeechClient(target, security=security) as client:
         if not stream:
             return await client.synthesize(text, fmt, **options)
         chunks = [chunk async for chunk in client.stream(text, fmt, **options)]

@@ -14,6 +14,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from voice_worker import deps
+from voice_worker.auth.authenticator import Authenticator
+from voice_worker.auth.exposure import check_exposure
+from voice_worker.auth.middleware import AuthMiddleware
+from voice_worker.auth.router import router as client_secrets_router
 from voice_worker.catalog.router import router as catalog_router
 from voice_worker.components import build_components
 from voice_worker.conversation.router import router as voice_chat_router
@@ -22,6 +26,7 @@ from voice_worker.health.router import router as health_router
 from voice_worker.http import errors, openapi
 from voice_worker.http.middleware import RequestIdMiddleware
 from voice_worker.observability.http import MetricsMiddleware
+from voice_worker.ratelimit.middleware import RateLimitMiddleware
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -38,11 +43,30 @@ ROUTERS: list[APIRouter] = [
     voice_api_router,
     voice_sessions_router,
     voice_chat_router,
+    client_secrets_router,
 ]
+
+
+def warn_about(settings: Settings, authenticator: Authenticator) -> None:
+    """Settings that work on one process and not on several."""
+    if settings.http_workers > 1 and not authenticator.client_secrets.shared:
+        log.warning(
+            "client secrets work only on the process that made them: set "
+            "VOICE_AUTH__CLIENT_SECRET_KEY (the same on every worker)"
+        )
+    limits = settings.rate_limit
+    per_process = limits.active(settings.auth.mode) and limits.storage == "memory"
+    if per_process and settings.http_workers > 1:
+        log.warning(
+            "rate limits count per process: set VOICE_RATE_LIMIT__STORAGE=redis so "
+            "every worker shares one budget"
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_exposure(settings.auth, settings.http_host)  # no auth on a public address: refuse
+    authenticator = Authenticator(settings.auth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,8 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "stt": components.stt.name,
                     "tts": components.tts.name,
                     "cache": components.cache.name,
+                    "auth": settings.auth.mode,
+                    "rate_limits": components.rate_limiter is not None,
                 },
             )
+            warn_about(settings, authenticator)
             yield
 
     app = FastAPI(
@@ -70,6 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app, settings)
     for router in ROUTERS:
         app.include_router(router)
+    app.state.client_secrets = authenticator.client_secrets
+    # outermost last: request ID and access log, metrics (401s and 429s counted too), then
+    # who is calling, then their budget
+    app.add_middleware(
+        RateLimitMiddleware, trust_forwarded_for=settings.rate_limit.trust_forwarded_for
+    )
+    app.add_middleware(AuthMiddleware, authenticator=authenticator)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware, access_log=settings.access_log)
     return app

@@ -34,6 +34,7 @@ from voice_worker.conversation.idempotency import IdempotencyKeys
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.health.probe import HealthProbe
 from voice_worker.lifecycle import Closeable, SupportsWarmUp
+from voice_worker.ratelimit.limiter import RateLimiter
 from voice_worker.settings import CacheSettings, Settings
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import ChatStore
@@ -72,6 +73,7 @@ class Components:
     sessions: SessionManager
     catalog: Catalog
     health: HealthProbe
+    rate_limiter: RateLimiter | None = None  # None: limits off (VOICE_RATE_LIMIT__ENABLED)
 
 
 def build_cache(
@@ -105,7 +107,7 @@ async def build_speech_components(settings: Settings, stack: AsyncExitStack) -> 
     # the local model loads in a thread: seconds of CPU, not of a blocked loop
     stt = await asyncio.to_thread(build_stt, settings.stt)
     _closes(stack, stt)
-    tts = build_tts(settings.tts)
+    tts = build_tts(settings.tts, settings.grpc.channel_security())
     _closes(stack, tts)
     cache = build_cache(settings.cache)
     _closes(stack, cache)
@@ -169,6 +171,9 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
     )
     if isinstance(tts, SupportsModels):
         await _mirror_models(stack, store, tts, db.tts_models_sync_seconds)
+    rate_limiter = build_rate_limiter(settings)
+    if rate_limiter is not None:
+        stack.push_async_callback(rate_limiter.close)
     log.info("voice chat ready", extra={"chat": chat.name, "store": store.dialect})
     return Components(
         settings=settings,
@@ -182,7 +187,8 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         conversation=conversation,
         sessions=SessionManager(store, settings.chat, keys, speech),
         catalog=parts.catalog,
-        health=HealthProbe(tts, stt, store, cache, speech, transcriber),
+        health=HealthProbe(tts, stt, store, cache, speech, transcriber, rate_limiter),
+        rate_limiter=rate_limiter,
     )
 
 
@@ -210,6 +216,15 @@ async def _keep_choices(
             await task
 
     stack.push_async_callback(cancel)
+
+
+def build_rate_limiter(settings: Settings) -> RateLimiter | None:
+    """The shared rate limits, or None when they are off."""
+    limits = settings.rate_limit
+    if not limits.active(settings.auth.mode):
+        return None
+    url = limits.redis_url.get_secret_value() or settings.cache.redis_url.get_secret_value()
+    return RateLimiter(limits, url)
 
 
 async def _mirror_models(

@@ -25,6 +25,7 @@ def install(state: State, components: Components) -> None:
     state.sessions = components.sessions
     state.catalog = components.catalog
     state.health = components.health
+    state.rate_limiter = components.rate_limiter  # read by ratelimit.middleware
 
 
 def speech(request: Request) -> CachedSpeech:

@@ -47,6 +47,15 @@ class Busy(VoiceError):
     """This worker has as much work admitted as it allows; retry shortly."""
 
 
+class Conflict(VoiceError):
+    """The thing is in use by another request (a session's turn in progress)."""
+
+
+class RateLimited(VoiceError):
+    """The caller spent its budget (requests, audio seconds, characters, connections);
+    `retry_after` says when there is room again."""
+
+
 class UpstreamError(VoiceError):
     """A provider (model server, OpenAI, Deepgram, ElevenLabs, a chat server) failed;
     the message starts with its name. The subclass says how."""

@@ -15,7 +15,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.limits import MAX_SAMPLE_RATE, MAX_TEXT_CHARS, MIN_SAMPLE_RATE
 from shared.settings import AudioSettings, LoggingSettings
+from voice_contract.channels import ChannelSecurity
+from voice_worker.auth.settings import AuthSettings
 from voice_worker.chat.settings import ChatSettings, ResponseCacheSettings
+from voice_worker.ratelimit.settings import RateLimitSettings
 from voice_worker.store.settings import DatabaseSettings
 
 
@@ -236,6 +239,28 @@ class WyomingSettings(BaseModel):
         raise ValueError(f"{uri!r}: use tcp://HOST:PORT or unix:///path/to.sock")
 
 
+class GrpcClientSettings(BaseModel):
+    """How the worker reaches the model servers (VOICE_GRPC__*; the same token variable
+    as the model server's, so one environment serves both)."""
+
+    token: SecretStr = Field(
+        SecretStr(""), description="The model servers' shared secret (empty: none sent)."
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="CA certificate (PEM) the model servers' certificates are checked "
+        "against: connect with TLS (empty: plaintext).",
+    )
+    tls_server_name: str = Field(
+        "", description="Name expected in the servers' certificate (empty: the host)."
+    )
+
+    def channel_security(self) -> ChannelSecurity:
+        return ChannelSecurity(
+            self.token.get_secret_value(), self.tls_ca_file, self.tls_server_name
+        )
+
+
 class Settings(BaseSettings):
     """Everything the voice worker reads from its environment."""
 
@@ -260,3 +285,6 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     wyoming: WyomingSettings = Field(default_factory=WyomingSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    grpc: GrpcClientSettings = Field(default_factory=GrpcClientSettings)

@@ -11,6 +11,7 @@ import pytest
 from shared.audio.formats import AudioFormat
 from shared.cache.memory import MemoryCache
 from tests.chat.fakes import RecordingTTS, ScriptedChat
+from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
@@ -45,13 +46,13 @@ async def test_history_persona_and_thinking(sqlite_store: SqlStore) -> None:
     voice = engine(sqlite_store, chat, tts)
     settings = SessionSettings(analyst_role="analyst", audio_format=AudioFormat.WAV, speed=1.5)
     session = await sqlite_store.create_session(settings)
-    first = await voice.process_text_only(session.id, "  What is two plus two?  ")
+    first = await voice.process_text_only(session.id, "  What is two plus two?  ", ANONYMOUS)
     assert (first.reply_text, first.thinking, first.transcript) == ("Four.", "two and two", None)
     stages = {"chat_first_token", "chat", "first_audio", "tts_first_audio", "tts", "store"}
     assert set(first.timings) == {*stages, "total"}
     assert first.timings["chat_first_token"] <= first.timings["chat"] <= first.timings["total"]
     assert first.timings["first_audio"] <= first.timings["total"]
-    await voice.process_text_only(session.id, "And plus one?")
+    await voice.process_text_only(session.id, "And plus one?", ANONYMOUS)
     second_prompt = chat.prompts[1]
     assert second_prompt[0].role == "system"
     assert second_prompt[0].content == ChatSettings().roles["analyst"]
@@ -74,14 +75,14 @@ async def test_a_failure_mid_turn_leaves_no_half_turn(sqlite_store: SqlStore, st
     tts = RecordingTTS()
     voice = engine(sqlite_store, chat, tts)
     session = await sqlite_store.create_session(SessionSettings())
-    await voice.process_text_only(session.id, "first question")
+    await voice.process_text_only(session.id, "first question", ANONYMOUS)
     if stage == "chat":
         busy = UpstreamUnavailable("chat (venice)", "unavailable (HTTP 503: at capacity)")
         chat.replies.append(busy)
     else:
         tts.error = RuntimeError("model server crashed")
     with pytest.raises(UpstreamError) as caught:
-        await voice.process_text_only(session.id, "second question")
+        await voice.process_text_only(session.id, "second question", ANONYMOUS)
     if stage == "chat":
         assert http_status(caught.value)[0] == 503 and "venice" in caught.value.message
     else:
@@ -97,22 +98,22 @@ async def test_bad_input_is_a_clear_4xx(sqlite_store: SqlStore) -> None:
     voice = VoiceChatEngine(sqlite_store, ScriptedChat(), RecordingTTS(), limited)
     session = await sqlite_store.create_session(SessionSettings(analyst_role="pirate"))
     with pytest.raises(NotFound, match="no voice chat session"):
-        await voice.process_text_only("nope", "hi")
+        await voice.process_text_only("nope", "hi", ANONYMOUS)
     with pytest.raises(InvalidRequest, match="empty"):
-        await voice.process_text_only(session.id, "   ")
+        await voice.process_text_only(session.id, "   ", ANONYMOUS)
     with pytest.raises(InvalidRequest, match="at most 20"):
-        await voice.process_text_only(session.id, "x" * 21)
+        await voice.process_text_only(session.id, "x" * 21, ANONYMOUS)
     with pytest.raises(InvalidRequest, match="unknown analyst role 'pirate'; valid roles"):
-        await voice.process_text_only(session.id, "hi")
+        await voice.process_text_only(session.id, "hi", ANONYMOUS)
     with pytest.raises(InvalidRequest, match="no speech-to-text"):
-        await voice.process_message(session.id, b"RIFF")
+        await voice.process_message(session.id, b"RIFF", ANONYMOUS)
 
 
 async def test_only_thinking_is_a_502(sqlite_store: SqlStore) -> None:
     voice = engine(sqlite_store, ScriptedChat([ChatReply("", "thinking forever")]), RecordingTTS())
     session = await sqlite_store.create_session(SessionSettings())
     with pytest.raises(UpstreamError, match="only thinking") as caught:
-        await voice.process_text_only(session.id, "hi")
+        await voice.process_text_only(session.id, "hi", ANONYMOUS)
     assert http_status(caught.value)[0] == 502
     assert (await sqlite_store.list_messages(session.id)).items == []
 
@@ -122,13 +123,15 @@ async def test_response_cache_hit(sqlite_store: SqlStore) -> None:
     cache = ResponseCache(MemoryCache(10), ttl_seconds=60)
     voice = engine(sqlite_store, chat, RecordingTTS(), response_cache=cache)
     session = await sqlite_store.create_session(SessionSettings())
-    first = await voice.process_text_only(session.id, "same question")
-    second = await voice.process_text_only(session.id, "same question")
+    first = await voice.process_text_only(session.id, "same question", ANONYMOUS)
+    second = await voice.process_text_only(session.id, "same question", ANONYMOUS)
     assert len(chat.prompts) == 1
     assert (first.cached, second.cached) == (False, True)
     assert (second.reply_text, second.thinking) == ("Cached answer.", "why")
     other = await sqlite_store.create_session(SessionSettings())
-    await voice.process_text_only(other.id, "same question")  # another conversation: a miss
+    await voice.process_text_only(
+        other.id, "same question", ANONYMOUS
+    )  # another conversation: a miss
     assert len(chat.prompts) == 2
     assert ResponseCache.key("a", "q", "r") != ResponseCache.key("a", "q", "s")
 

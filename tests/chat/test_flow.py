@@ -11,6 +11,7 @@ import pytest
 from shared.audio.formats import AudioFormat
 from shared.cache.memory import MemoryCache
 from tests.helpers import DATA, JFK_TRANSCRIPT, decode, word_error_rate
+from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatEvent, ChatMessage, ChatOptions
 from voice_worker.chat.local import LocalChat
 from voice_worker.chat.settings import ChatSettings
@@ -71,7 +72,7 @@ async def test_audio_to_audio_with_history(
     voice = VoiceChatEngine(flow_store, local_chat, speech, settings, stt=local_stt)
     session = await flow_store.create_session(SessionSettings(audio_format=AudioFormat.WAV))
     try:
-        turn = await voice.process_message(session.id, (DATA / "jfk.flac").read_bytes())
+        turn = await voice.process_message(session.id, (DATA / "jfk.flac").read_bytes(), ANONYMOUS)
         assert turn.transcript is not None
         assert word_error_rate(JFK_TRANSCRIPT, turn.transcript) <= 0.15
         assert turn.reply_text and turn.audio_format == "wav"
@@ -86,7 +87,7 @@ async def test_audio_to_audio_with_history(
         assert stored[0].transcript == turn.transcript
         assert stored[1].text == turn.reply_text and stored[1].audio_format == "wav"
 
-        second = await voice.process_text_only(session.id, "Who said that?")
+        second = await voice.process_text_only(session.id, "Who said that?", ANONYMOUS)
         assert second.reply_text
         prompt = [(m.role, m.content) for m in local_chat.prompts[-1]]
         assert prompt[1:] == [

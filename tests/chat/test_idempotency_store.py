@@ -62,7 +62,7 @@ async def test_released_and_expired_keys_run_again(store: SqlStore) -> None:
     await store.release_key("k-3", held.owner)
     assert (await store.claim_key("k-3", "fp", LEASE, TTL)).state == "claimed"
     short = await store.claim_key("k-4", "fp", LEASE, 0.05)
-    await store.create_session(SessionSettings(), "once", KeyReceipt("k-4", short.owner))
+    await store.create_session(SessionSettings(), "once", receipt=KeyReceipt("k-4", short.owner))
     await asyncio.sleep(0.1)
     assert (await store.claim_key("k-4", "another request", LEASE, TTL)).state == "claimed"
 
@@ -70,7 +70,7 @@ async def test_released_and_expired_keys_run_again(store: SqlStore) -> None:
 async def test_session_creation_stores_the_session_as_the_result(store: SqlStore) -> None:
     held = await store.claim_key("k-5", "fp", LEASE, TTL)
     record = await store.create_session(
-        SessionSettings(voice="joe"), "titled", KeyReceipt("k-5", held.owner)
+        SessionSettings(voice="joe"), "titled", receipt=KeyReceipt("k-5", held.owner)
     )
     done = await store.claim_key("k-5", "fp", LEASE, TTL)
     assert done.result is not None

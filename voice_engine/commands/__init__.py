@@ -8,4 +8,5 @@ COMMANDS = [
     "voice_engine.commands.serve_wyoming",
     "voice_engine.commands.up",
     "voice_engine.commands.chat",
+    "voice_engine.commands.keys",
 ]

@@ -4,6 +4,7 @@ an audio file with --audio) and hear the reply (--play) or save it (-o)."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,12 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--voice", default="", help="voice of a new session")
     parser.add_argument("--play", action="store_true", help="play each reply")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per turn")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("VOICE_ENGINE_API_KEY", ""),
+        help="key or token of a worker with authentication on (default: VOICE_ENGINE_API_KEY)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    with httpx.Client(base_url=args.worker.rstrip("/"), timeout=args.timeout) as client:
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    with httpx.Client(
+        base_url=args.worker.rstrip("/"), timeout=args.timeout, headers=headers
+    ) as client:
         try:
             session = args.session or create_session(client, args)
             if args.text is not None or args.audio is not None:

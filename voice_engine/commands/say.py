@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from shared.audio.formats import AudioFormat
+
+if TYPE_CHECKING:
+    from voice_contract.channels import ChannelSecurity
 
 NAME = "say"
 HELP = "synthesize text through a running model server (direct gRPC)"
@@ -37,6 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="speak standard input as it arrives, sentence by sentence (type, or pipe)",
     )
     parser.add_argument("--play", action="store_true", help="with --stdin: play as it comes")
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        default=os.environ.get("VOICE_GRPC__TLS_CA_FILE") or None,
+        help="connect with TLS, trusting this CA certificate (PEM; default: "
+        "VOICE_GRPC__TLS_CA_FILE, else plaintext)",
+    )
+    parser.add_argument(
+        "--server-name", default="", help="with --ca-file: the name in the server's certificate"
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("VOICE_GRPC__TOKEN", ""),
+        help="the model server's shared secret (default: VOICE_GRPC__TOKEN)",
+    )
+
+
+def security(args: argparse.Namespace) -> ChannelSecurity:
+    from voice_contract.channels import ChannelSecurity
+
+    return ChannelSecurity(args.token, args.ca_file, args.server_name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 model=args.model,
                 speed=args.speed,
                 stream=args.stream,
+                security=security(args),
             )
         )
     except SpeechClientError as exc:
@@ -98,7 +124,7 @@ async def speak_stdin(args: argparse.Namespace) -> int:
         sinks.append(player.stdin)
     seconds, sentences = 0.0, 0
     try:
-        async with SpeechClient(args.server, timeout=None) as client:
+        async with SpeechClient(args.server, timeout=None, security=security(args)) as client:
             options = {"voice": args.voice, "model": args.model, "speed": args.speed}
             async for chunk in client.stream_text(stdin_lines(), fmt, **options):
                 for sink in sinks:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,23 +50,33 @@ def overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.logs import configure_logging
-    from voice_worker.settings import Settings
-
-    os.environ.update(overrides(args))  # children of a multi-process server read them too
-    settings = Settings()
-    configure_logging(settings.log.level, settings.log.json_format)
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     directory = Path(given or tempfile.mkdtemp(prefix="voice-worker-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)  # before prometheus_client loads
     from voice_worker.observability.exposition import prepare_directory
 
-    prepare_directory(directory)
+    prepare_directory(directory)  # before any metric is defined
     try:
-        _serve(settings)
+        return _checked_serve(args)
     finally:
         if not given:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _checked_serve(args: argparse.Namespace) -> int:
+    from shared.logs import configure_logging
+    from voice_worker.auth.exposure import ExposedWithoutAuth, check_exposure
+    from voice_worker.settings import Settings
+
+    os.environ.update(overrides(args))  # children of a multi-process server read them too
+    settings = Settings()
+    configure_logging(settings.log.level, settings.log.json_format)
+    try:
+        check_exposure(settings.auth, settings.http_host)
+    except ExposedWithoutAuth as exc:
+        print(f"voice-engine serve-worker: {exc}", file=sys.stderr)
+        return 2
+    _serve(settings)
     return 0
 
 

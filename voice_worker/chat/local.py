@@ -8,7 +8,8 @@ The file is found through the package's import spec, without importing the packa
 
 Generation runs on a thread, one reply at a time (llama.cpp's context is not shared),
 token by token into the event loop; closing the stream stops it after the token in
-progress and releases the model."""
+progress and releases the model. The prompt is built as token ids (chat.local_prompt):
+special tokens are parsed in the chat template's own text only, never in a message."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class LocalChat:
         # OpenMP threads share the CPU; oversubscribed, a token takes 10x longer
         self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
         self._llama: Any = None
+        self._formatter: Any = None
         self._lock = threading.Lock()
 
     def load(self) -> None:
@@ -86,6 +88,9 @@ class LocalChat:
             n_threads=self.threads,
             verbose=False,
         )
+        from voice_worker.chat.local_prompt import formatter_of
+
+        self._formatter = formatter_of(self._llama)
         if self.prompt_cache_bytes:
             # Each conversation's evaluated prompt, kept by its tokens: a session's next
             # turn resumes from its own history instead of re-reading it after another
@@ -106,26 +111,27 @@ class LocalChat:
         try:
             with self._lock:
                 self._load_locked()
+                from voice_worker.chat.local_prompt import prompt_tokens
+
+                prompt = prompt_tokens(self._llama, self._formatter, messages)
                 tokens = 0
-                for chunk in self._llama.create_chat_completion(
-                    messages=messages,
+                for chunk in self._llama.create_completion(
+                    prompt=prompt.tokens,
                     max_tokens=options.max_tokens,
                     temperature=options.temperature,
                     repeat_penalty=1.15,  # a 135M model otherwise loops on a phrase
+                    stop=prompt.stop,
+                    stopping_criteria=prompt.stopping_criteria,
                     stream=True,
                 ):
                     if stop.is_set():
                         break
-                    content = chunk["choices"][0]["delta"].get("content")
+                    content = chunk["choices"][0]["text"]
                     if content:
                         tokens += 1
                         emit(content)
-                prompt = max(0, int(self._llama.n_tokens) - tokens)
-                emit(
-                    ChatEnd(
-                        self.model_path.stem, {"prompt_tokens": prompt, "completion_tokens": tokens}
-                    )
-                )
+                usage = {"prompt_tokens": len(prompt.tokens), "completion_tokens": tokens}
+                emit(ChatEnd(self.model_path.stem, usage))
         except (RuntimeError, ValueError) as exc:  # llama.cpp: context overflow, decode error
             emit(UpstreamFailed(upstream_name(self.name), f"the model failed: {exc}"))
         except VoiceError as exc:
@@ -164,6 +170,7 @@ class LocalChat:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+                self._formatter = None
 
     async def close(self) -> None:
         await asyncio.to_thread(self.unload)

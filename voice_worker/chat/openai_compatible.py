@@ -1,7 +1,10 @@
 """Chat through any OpenAI-compatible server (vLLM, Ollama, llama.cpp's server, Venice)
 with the official `openai` SDK, streamed (usage in the last chunk): `reasoning_content`
 and inline `<think>` blocks both become thinking, apart from the spoken answer. Closing
-the stream closes the HTTP response, so the upstream stops generating."""
+the stream closes the HTTP response, so the upstream stops generating. What users said
+(user messages, and the history of what was answered) goes out with its chat-template
+control strings neutralised (chat.control); the system persona, from configuration, as
+it is."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from voice_worker.chat.base import (
     ThinkingDelta,
     upstream_name,
 )
+from voice_worker.chat.control import neutralize
 from voice_worker.chat.thinking import ThinkingParser
 from voice_worker.upstream import from_httpx, from_openai
 
@@ -56,10 +60,7 @@ class OpenAICompatibleChat:
         try:
             stream = await self.client.chat.completions.create(
                 model=model,
-                messages=cast(
-                    list[ChatCompletionMessageParam],
-                    [{"role": m.role, "content": m.content} for m in messages],
-                ),
+                messages=cast(list[ChatCompletionMessageParam], wire_messages(messages)),
                 stream=True,
                 stream_options={"include_usage": True},
                 max_tokens=options.max_tokens,
@@ -93,6 +94,14 @@ class OpenAICompatibleChat:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def wire_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """The messages as sent: only the configured system persona may hold control strings."""
+    return [
+        {"role": m.role, "content": m.content if m.role == "system" else neutralize(m.content)}
+        for m in messages
+    ]
 
 
 def _reasoning(delta: ChoiceDelta) -> str:

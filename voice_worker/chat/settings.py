@@ -83,6 +83,18 @@ class ChatSettings(BaseModel):
         description="Analyst roles: name to system persona (JSON).",
     )
     default_role: str = Field("default", description="Role of a session that names none.")
+    turn_wait_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a turn waits for the session's turn in progress (on any "
+        "worker) to end before it is refused with 409.",
+    )
+    turn_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Lease of a session's turn in progress, renewed while it runs; a worker "
+        "that dies mid-turn frees the session after this long.",
+    )
     venice: VeniceSettings = Field(
         default_factory=VeniceSettings, description="The venice provider."
     )

@@ -9,20 +9,25 @@ client that leaves, the process dying) leaves no half turn. Thinking is stored w
 reply, returned apart, never spoken. What the user types follows the text rule of
 shared.speakable; what the model answers is cleaned of control characters before it is
 spoken. `process_text_only` and `process_message` run the same pipeline and return the
-whole turn at once. Errors are the worker's domain errors (voice_worker.errors)."""
+whole turn at once. Errors are the worker's domain errors (voice_worker.errors).
+
+Every turn is for a `Principal`: a session that is not the caller's is NotFound, exactly
+as a missing one (`session()`), whatever the transport. One turn of a session runs at a
+time across every worker (conversation.turn_lock), from reading its history to storing
+it. User text and history reach the chat provider as plain content: each provider keeps
+it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.logs import Stopwatch
 from shared.speakable import TextRejected, check_characters, has_speakable
+from voice_worker.auth.principal import Principal
 from voice_worker.chat.base import (
     ChatEnd,
     ChatEvent,
@@ -49,15 +54,18 @@ from voice_worker.conversation.idempotency import (
     IdempotencyKeys,
     fingerprint,
     replay,
+    scoped_key,
     turn_from_record,
     turn_record,
 )
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
+from voice_worker.conversation.sessions import not_found
 from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
-from voice_worker.errors import InProgress, InvalidRequest, NotFound, UpstreamFailed
+from voice_worker.conversation.turn_lock import TurnLocks
+from voice_worker.errors import Conflict, InProgress, InvalidRequest, NotFound, UpstreamFailed
 from voice_worker.observability import metrics
-from voice_worker.store.base import ChatStore, KeyLost, NewMessage, SessionRecord
+from voice_worker.store.base import ChatStore, KeyLost, NewMessage, SessionRecord, TurnLeaseLost
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
@@ -107,21 +115,28 @@ class VoiceChatEngine:
         self.response_cache = response_cache
         self.keys = keys
         self.max_text_chars = settings.max_input_chars
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.turn_locks = TurnLocks(store, settings.turn_lease_seconds, settings.turn_wait_seconds)
 
-    async def session(self, session: str | SessionRecord) -> SessionRecord:
+    async def session(self, session: str | SessionRecord, principal: Principal) -> SessionRecord:
+        """The session, if `principal` may talk in it; NotFound as for a missing one."""
         if isinstance(session, SessionRecord):
+            if not principal.sees(session.owner):
+                raise not_found(session.id)
             return session
-        found = await self.store.get_session(session)
+        found = await self.store.get_session(session, owner=principal.owner_filter)
         if found is None:
-            raise NotFound(f"no voice chat session {session!r}", param="session_id")
+            raise not_found(session)
         return found
 
     # -- beginning a turn: everything that can be refused before anything is said --
     async def begin_text(
-        self, session: str | SessionRecord, text: str, key: str | None = None
+        self,
+        session: str | SessionRecord,
+        text: str,
+        principal: Principal,
+        key: str | None = None,
     ) -> Turn:
-        record = await self.session(session)
+        record = await self.session(session, principal)
         text = (text or "").strip()
         if not text:
             raise InvalidRequest("the text is empty", param="text")
@@ -136,21 +151,25 @@ class VoiceChatEngine:
         except TextRejected as exc:
             raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
         role = self._role(record)
-        held = await self._claim(key, "text", record.id, text)
+        held = await self._claim(principal, key, "text", record.id, text)
         if isinstance(held, TurnResult):
             return Turn(record, NewMessage("user", text), role, replay=held)
         return Turn(record, NewMessage("user", text), role, held=held)
 
     async def begin_audio(
-        self, session: str | SessionRecord, audio: bytes, key: str | None = None
+        self,
+        session: str | SessionRecord,
+        audio: bytes,
+        principal: Principal,
+        key: str | None = None,
     ) -> Turn:
-        record = await self.session(session)
+        record = await self.session(session, principal)
         if self.stt is None:
             raise InvalidRequest("this worker has no speech-to-text provider configured")
         if not audio:
             raise InvalidRequest("the audio file is empty", param="audio")
         role = self._role(record)
-        held = await self._claim(key, "audio", record.id, audio)
+        held = await self._claim(principal, key, "audio", record.id, audio)
         if isinstance(held, TurnResult):
             return Turn(record, NewMessage("user", held.transcript or ""), role, replay=held)
         watch = Stopwatch()
@@ -169,11 +188,15 @@ class VoiceChatEngine:
         user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
         return Turn(record, user, role, watch, {"stt": watch.seconds}, held)
 
-    async def _claim(self, key: str | None, *request: str | bytes) -> Held | TurnResult | None:
-        """With an Idempotency-Key: the key held for this turn, or the stored turn."""
+    async def _claim(
+        self, principal: Principal, key: str | None, *request: str | bytes
+    ) -> Held | TurnResult | None:
+        """With an Idempotency-Key (the caller's own): the key held for this turn, or
+        the stored turn."""
         if key is None or self.keys is None:
             return None
-        claimed = await self.keys.claim(key, fingerprint("turn", *request))
+        scoped = scoped_key(principal.user, key)
+        claimed = await self.keys.claim(scoped, fingerprint("turn", *request))
         return claimed if isinstance(claimed, Held) else turn_from_record(claimed)
 
     def _role(self, record: SessionRecord) -> str:
@@ -209,8 +232,8 @@ class VoiceChatEngine:
 
     async def _run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
         record, user, timings, watch = turn.session, turn.user, turn.timings, turn.watch
-        lock = self._locks.setdefault(record.id, asyncio.Lock())
-        async with lock:  # one turn of a session at a time in this process
+        # one turn of a session at a time, across workers: from its history to its storage
+        async with self.turn_locks.hold(record.id) as lease:
             if user.transcript is not None:
                 yield Transcribed(user.transcript)
             known = await self._cached_reply(record, turn.role, user.text)
@@ -263,10 +286,16 @@ class VoiceChatEngine:
                 receipt = turn.held.receipt(turn_record(whole))
             try:
                 user_row, assistant_row = await self.store.add_turn(
-                    record.id, user, assistant, receipt
+                    record.id, user, assistant, receipt, lease
                 )
             except LookupError:
                 raise NotFound(f"session {record.id!r} was deleted during the turn") from None
+            except TurnLeaseLost:
+                raise Conflict(
+                    f"the turn of session {record.id!r} took longer than its lease and another "
+                    "turn took over; it was not stored",
+                    code="turn_lease_lost",
+                ) from None
             except KeyLost:
                 raise InProgress(
                     "this turn's Idempotency-Key was taken over by a retry; not stored",
@@ -341,11 +370,15 @@ class VoiceChatEngine:
         yield ChatEnd(reply.model, reply.usage)
 
     # -- the whole turn at once -----------------------------------------------------
-    async def process_text_only(self, session: str | SessionRecord, text: str) -> TurnResult:
-        return await self.collect(await self.begin_text(session, text))
+    async def process_text_only(
+        self, session: str | SessionRecord, text: str, principal: Principal
+    ) -> TurnResult:
+        return await self.collect(await self.begin_text(session, text, principal))
 
-    async def process_message(self, session: str | SessionRecord, audio: bytes) -> TurnResult:
-        return await self.collect(await self.begin_audio(session, audio))
+    async def process_message(
+        self, session: str | SessionRecord, audio: bytes, principal: Principal
+    ) -> TurnResult:
+        return await self.collect(await self.begin_audio(session, audio, principal))
 
     async def collect(self, turn: Turn) -> TurnResult:
         """Run `turn` to its end; the result with its whole audio."""

@@ -92,6 +92,12 @@ class Held:
             log.warning("idempotency key release failed", extra={"error": str(exc)})
 
 
+def scoped_key(user: str, key: str) -> str:
+    """The key as stored: one user's keys never meet another's (a digest of both, so
+    any key of up to 255 characters fits)."""
+    return hashlib.sha256(f"{user}\x00{key}".encode()).hexdigest()
+
+
 class IdempotencyKeys:
     def __init__(self, store: ChatStore, ttl_seconds: float, lease_seconds: float) -> None:
         self.store = store

@@ -55,6 +55,7 @@ class SessionPatch(BaseModel):
 class SessionOut(BaseModel):
     id: str
     title: str
+    owner: str = Field(description="The user whose session it is.")
     settings: SessionSettings
     created_at: datetime
     updated_at: datetime
@@ -64,6 +65,7 @@ class SessionOut(BaseModel):
         return cls(
             id=record.id,
             title=record.title,
+            owner=record.owner,
             settings=record.settings,
             created_at=_time(record.created_at),
             updated_at=_time(record.updated_at),

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
+from voice_worker.auth.deps import PrincipalDep
 from voice_worker.conversation.engine import Turn, VoiceChatEngine
 from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
@@ -42,11 +43,12 @@ async def voice_turn(
     request: Request,
     engine: EngineDep,
     transcriber: TranscriberDep,
+    principal: PrincipalDep,
     audio: Annotated[UploadFile, File()],
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     transcriber.check_size(audio.size, "audio")  # VOICE_STT__MAX_BYTES, before reading
-    turn = await engine.begin_audio(session_id, await audio.read(), idempotency_key)
+    turn = await engine.begin_audio(session_id, await audio.read(), principal, idempotency_key)
     return await respond(engine, turn, request)
 
 
@@ -60,9 +62,10 @@ async def text_turn(
     body: TextTurn,
     request: Request,
     engine: EngineDep,
+    principal: PrincipalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    turn = await engine.begin_text(session_id, body.text, idempotency_key)
+    turn = await engine.begin_text(session_id, body.text, principal, idempotency_key)
     return await respond(engine, turn, request)
 
 

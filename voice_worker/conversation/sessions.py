@@ -1,19 +1,28 @@
-"""`SessionManager`: session operations as the transports call them: each validates,
-raises the worker's domain errors (NotFound for an unknown session, InvalidRequest for
-a bad setting or cursor) and returns records."""
+"""`SessionManager`: session operations as the transports call them, each for a
+`Principal`: a user reaches only their own sessions (an admin, every one), and another
+user's session answers NotFound exactly as a missing one, so an id says nothing about
+whether it exists (OWASP API1). Each validates, raises the worker's domain errors
+(NotFound for an unknown session, InvalidRequest for a bad setting or cursor) and
+returns records."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
+from voice_worker.auth.principal import Principal
 from voice_worker.chat.settings import ChatSettings
-from voice_worker.conversation.idempotency import Held, IdempotencyKeys, fingerprint
+from voice_worker.conversation.idempotency import Held, IdempotencyKeys, fingerprint, scoped_key
 from voice_worker.conversation.prompt import persona
 from voice_worker.errors import InvalidRequest, NotFound
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import ChatStore, MessageRecord, Page, SessionRecord, SessionSettings
 
 MAX_PAGE = 200
+
+
+def not_found(session_id: str) -> NotFound:
+    """The one answer for a session that is missing or not the caller's."""
+    return NotFound(f"no voice chat session {session_id!r}", param="session_id")
 
 
 class SessionManager:
@@ -39,70 +48,87 @@ class SessionManager:
                 exc.param = {"model": "tts_model"}.get(exc.param or "", exc.param)
                 raise
 
-    async def create(self, settings: SessionSettings, title: str = "") -> SessionRecord:
+    async def create(
+        self, principal: Principal, settings: SessionSettings, title: str = ""
+    ) -> SessionRecord:
         self._check(settings)
-        return await self.store.create_session(settings, title)
+        return await self.store.create_session(settings, title, owner=principal.user)
 
     async def create_once(
-        self, settings: SessionSettings, title: str, key: str | None
+        self, principal: Principal, settings: SessionSettings, title: str, key: str | None
     ) -> tuple[SessionRecord, bool]:
-        """`create` under an Idempotency-Key: (the session, whether it was created
-        by an earlier request with this key and is returned again)."""
+        """`create` under an Idempotency-Key (the caller's own: keys are scoped to the
+        user): (the session, whether it was created by an earlier request with this key
+        and is returned again)."""
         if key is None or self.keys is None:
-            return await self.create(settings, title), False
+            return await self.create(principal, settings, title), False
         self._check(settings)
         request = fingerprint("session", settings.model_dump_json(), title)
-        claimed = await self.keys.claim(key, request)
+        claimed = await self.keys.claim(scoped_key(principal.user, key), request)
         if not isinstance(claimed, Held):
-            if await self.store.get_session(claimed["id"]) is None:
+            found = await self.store.get_session(claimed["id"], owner=principal.owner_filter)
+            if found is None:
                 raise NotFound(
                     f"the session created with this Idempotency-Key ({claimed['id']!r}) "
                     "was deleted since",
                     param="Idempotency-Key",
                     code="session_deleted",
                 )
-            stored = {**claimed, "settings": SessionSettings.model_validate(claimed["settings"])}
-            return SessionRecord(**stored), True
+            return found, True
         try:
-            return await self.store.create_session(settings, title, claimed.receipt({})), False
+            receipt = claimed.receipt({})
+            record = await self.store.create_session(
+                settings, title, owner=principal.user, receipt=receipt
+            )
         except BaseException:
             await claimed.release()
             raise
+        return record, False
 
-    async def get(self, session_id: str) -> SessionRecord:
-        record = await self.store.get_session(session_id)
+    async def get(self, principal: Principal, session_id: str) -> SessionRecord:
+        record = await self.store.get_session(session_id, owner=principal.owner_filter)
         if record is None:
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+            raise not_found(session_id)
         return record
 
-    async def list(self, limit: int = 50, cursor: str | None = None) -> Page[SessionRecord]:
+    async def list(
+        self, principal: Principal, limit: int = 50, cursor: str | None = None
+    ) -> Page[SessionRecord]:
         try:
-            return await self.store.list_sessions(_limit(limit), cursor)
+            return await self.store.list_sessions(
+                _limit(limit), cursor, owner=principal.owner_filter
+            )
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="cursor") from None
 
     async def update(
-        self, session_id: str, changes: dict[str, object], title: str | None = None
+        self,
+        principal: Principal,
+        session_id: str,
+        changes: dict[str, object],
+        title: str | None = None,
     ) -> SessionRecord:
-        current = await self.get(session_id)
+        current = await self.get(principal, session_id)
         try:
             merged = SessionSettings.model_validate({**current.settings.model_dump(), **changes})
         except ValidationError as exc:
             raise InvalidRequest(f"invalid settings: {exc.errors()[0]['msg']}") from None
         self._check(merged)
-        updated = await self.store.update_session(session_id, merged, title)
+        updated = await self.store.update_session(
+            session_id, merged, title, owner=principal.owner_filter
+        )
         if updated is None:  # deleted meanwhile
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+            raise not_found(session_id)
         return updated
 
-    async def delete(self, session_id: str) -> None:
-        if not await self.store.delete_session(session_id):
-            raise NotFound(f"no voice chat session {session_id!r}", param="session_id")
+    async def delete(self, principal: Principal, session_id: str) -> None:
+        if not await self.store.delete_session(session_id, owner=principal.owner_filter):
+            raise not_found(session_id)
 
     async def messages(
-        self, session_id: str, limit: int = 50, cursor: str | None = None
+        self, principal: Principal, session_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page[MessageRecord]:
-        await self.get(session_id)
+        await self.get(principal, session_id)
         try:
             return await self.store.list_messages(session_id, _limit(limit), cursor)
         except ValueError as exc:

@@ -1,4 +1,5 @@
-"""/api/voice/sessions: create, list, read, change and delete sessions; read history."""
+"""/api/voice/sessions: create, list, read, change and delete sessions; read history.
+Each for the caller (the principal): ownership is the SessionManager's."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from voice_worker.auth.deps import PrincipalDep
 from voice_worker.conversation.protocol import (
     MessageOut,
     MessagePage,
@@ -27,12 +29,15 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")]
 @router.post("", status_code=201, responses=errors(400, 404, 409, 422, 503))
 async def create_session(
     sessions: SessionsDep,
+    principal: PrincipalDep,
     response: Response,
     body: SessionCreate | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> SessionOut:
     body = body or SessionCreate()
-    record, replayed = await sessions.create_once(body.settings, body.title, idempotency_key)
+    record, replayed = await sessions.create_once(
+        principal, body.settings, body.title, idempotency_key
+    )
     if replayed:
         response.headers[REPLAYED] = "true"
     return SessionOut.of(record)
@@ -41,27 +46,34 @@ async def create_session(
 @router.get("", responses=errors(400, 503))
 async def list_sessions(
     sessions: SessionsDep,
+    principal: PrincipalDep,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(pattern=SESSION_CURSOR_PATTERN)] = None,
 ) -> SessionPage:
-    page = await sessions.list(limit, cursor)
+    page = await sessions.list(principal, limit, cursor)
     return SessionPage(items=[SessionOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/{session_id}", responses=errors(404, 503))
-async def get_session(session_id: str, sessions: SessionsDep) -> SessionOut:
-    return SessionOut.of(await sessions.get(session_id))
+async def get_session(
+    session_id: str, sessions: SessionsDep, principal: PrincipalDep
+) -> SessionOut:
+    return SessionOut.of(await sessions.get(principal, session_id))
 
 
 @router.patch("/{session_id}", responses=errors(400, 404, 503))
-async def update_session(session_id: str, body: SessionPatch, sessions: SessionsDep) -> SessionOut:
+async def update_session(
+    session_id: str, body: SessionPatch, sessions: SessionsDep, principal: PrincipalDep
+) -> SessionOut:
     changes = body.settings.model_dump(exclude_unset=True, exclude_none=True)  # null: kept
-    return SessionOut.of(await sessions.update(session_id, changes, body.title))
+    return SessionOut.of(await sessions.update(principal, session_id, changes, body.title))
 
 
 @router.delete("/{session_id}", status_code=204, responses=errors(404, 503))
-async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
-    await sessions.delete(session_id)
+async def delete_session(
+    session_id: str, sessions: SessionsDep, principal: PrincipalDep
+) -> Response:
+    await sessions.delete(principal, session_id)
     return Response(status_code=204)
 
 
@@ -69,8 +81,9 @@ async def delete_session(session_id: str, sessions: SessionsDep) -> Response:
 async def list_messages(
     session_id: str,
     sessions: SessionsDep,
+    principal: PrincipalDep,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(pattern=MESSAGE_CURSOR_PATTERN)] = None,
 ) -> MessagePage:
-    page = await sessions.messages(session_id, limit, cursor)
+    page = await sessions.messages(principal, session_id, limit, cursor)
     return MessagePage(items=[MessageOut.of(m) for m in page.items], next_cursor=page.next_cursor)

@@ -9,6 +9,7 @@ import asyncio
 from shared.cache.base import ByteCache
 from voice_worker.errors import StoreUnavailable
 from voice_worker.lifecycle import Readiness, SupportsReadiness
+from voice_worker.ratelimit.limiter import RateLimiter
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import ChatStore
 from voice_worker.stt.base import STTProvider
@@ -40,17 +41,22 @@ class HealthProbe:
         cache: ByteCache,
         speech: CachedSpeech,
         transcriber: Transcriber,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.tts, self.stt, self.store, self.cache = tts, stt, store, cache
         self.speech, self.transcriber = speech, transcriber
+        self.rate_limiter = rate_limiter
         self._tts_readiness = tts if isinstance(tts, SupportsReadiness) else None
 
     def counters(self) -> dict[str, object]:
-        return {
+        found: dict[str, object] = {
             "speech": self.speech.state(),
             "transcription": self.transcriber.state(),
             "cache": self.cache.state(),
         }
+        if self.rate_limiter is not None:
+            found["rate_limit"] = self.rate_limiter.state()
+        return found
 
     async def readiness(self) -> tuple[bool, dict[str, object]]:
         """(ready, the body /readyz answers with)."""

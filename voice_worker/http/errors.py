@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException
 
 from voice_worker.errors import (
     Busy,
+    Conflict,
     InProgress,
     InvalidRequest,
     KeyReused,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     UpstreamError,
     UpstreamFailed,
     UpstreamTimeout,
@@ -41,6 +43,8 @@ HTTP_STATUS: dict[type[VoiceError], tuple[int, str]] = {
     NotFound: (404, "not_found_error"),
     InProgress: (409, "conflict_error"),
     KeyReused: (422, "invalid_request_error"),
+    Conflict: (409, "conflict_error"),
+    RateLimited: (429, "rate_limit_error"),
     Busy: (503, "server_busy"),
     UpstreamFailed: (502, "upstream_error"),
     UpstreamUnavailable: (503, "upstream_error"),

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from shared.audio.formats import MIME_TYPES
 from shared.speakable import PLAIN_PATTERN, SPEAKABLE_FORMAT
+from voice_worker.auth.middleware import is_open
 from voice_worker.catalog.choices import SpeechChoices
 from voice_worker.settings import Settings
 
@@ -40,10 +41,14 @@ class ErrorBody(BaseModel):
 
 WHY = {
     400: "The request is invalid (the error names the parameter).",
+    401: "No credentials, or ones this worker does not accept (see WWW-Authenticate).",
     404: "No such session (or, for a repeated creation, it was deleted since).",
-    409: "A request with this Idempotency-Key is still running; retry after Retry-After.",
+    409: "The session is answering another turn, or a request with this Idempotency-Key "
+    "is still running; retry after Retry-After.",
     413: "The upload is larger than this worker accepts.",
     422: "This Idempotency-Key was used with a different request.",
+    429: "The caller's budget (requests, audio seconds, characters) is spent; retry after "
+    "Retry-After.",
     502: "An upstream (model server, chat model, cloud API) failed.",
     503: "Busy, or an upstream or the session store is unavailable; retry after Retry-After.",
     504: "An upstream did not answer in time.",
@@ -62,7 +67,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         out[status] = {"model": ErrorBody, "description": WHY[status]}
-        if status in (409, 503):
+        if status in (409, 429, 503):
             out[status]["headers"] = RETRY_AFTER
     return out
 
@@ -167,12 +172,46 @@ def patch(schema: dict[str, Any], settings: Settings, choices: SpeechChoices | N
     targets = [("SessionSettings", "analyst_role"), ("SettingsPatch", "analyst_role")]
     each(targets, lambda p: p.update(enum=roles))
     each([("TextTurn", "text")], lambda p: p.update(maxLength=settings.chat.max_input_chars))
+    lifetime = settings.auth.client_secret_seconds
+    each([("ExpiresAfter", "seconds")], lambda p: p.update(maximum=lifetime))
     speakable = {"maxLength": settings.tts.max_input_chars, "format": SPEAKABLE_FORMAT}
     speakable["pattern"] = PLAIN_PATTERN
     each([("OpenAISpeechRequest", "input"), ("TTSRequest", "text")], lambda p: p.update(speakable))
     if choices is not None:
         _catalogue(each, choices)
     _uploads(schema)
+    _guarded(schema, settings)
+
+
+def _guarded(schema: dict[str, Any], settings: Settings) -> None:
+    """401 and 429 on every path but the open ones, when auth and rate limits are on."""
+    statuses = []
+    if settings.auth.mode != "none":
+        statuses.append(401)
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["bearer"] = {"type": "http", "scheme": "bearer"}
+        schemes["apiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+    if settings.rate_limit.active(settings.auth.mode):
+        statuses.append(429)
+    for path, operations in schema["paths"].items():
+        if is_open(path):
+            continue
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            operation["responses"].update({str(k): v for k, v in _documented(statuses).items()})
+            if 401 in statuses:
+                operation["security"] = [{"bearer": []}, {"apiKey": []}]
+
+
+def _documented(statuses: list[int]) -> dict[int | str, dict[str, Any]]:
+    entries = errors(*statuses)
+    for entry in entries.values():
+        entry["content"] = {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+        }
+        entry.pop("model")
+    return entries
 
 
 def _catalogue(each: Any, choices: SpeechChoices) -> None:

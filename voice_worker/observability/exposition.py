@@ -17,8 +17,6 @@ from pathlib import Path
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from voice_worker.observability.metrics import sample_memory
-
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_LATEST  # text/plain; version=0.0.4; charset=utf-8
 _LIVE_FILE = re.compile(r"gauge_live(?:sum|all|max|min|mostrecent)_(\d+)\.db$")
@@ -31,6 +29,11 @@ def multiprocess_dir() -> Path | None:
 
 def render() -> bytes:
     """The metrics of every worker process, as one text exposition."""
+    # imported here: prepare_directory runs before any metric exists (a metric without
+    # labels opens its file when it is defined; emptying the directory after would
+    # leave it writing to a deleted file)
+    from voice_worker.observability.metrics import sample_memory
+
     sample_memory(force=True)
     directory = multiprocess_dir()
     if directory is None:

@@ -65,6 +65,11 @@ RATE_LIMITED = Counter(
     "Requests refused with 503 because this process had as much work as it admits.",
     ["reason"],
 )
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "voice_worker_rate_limit_storage_errors",
+    "Times the rate limits' storage (Redis) could not be reached; what happened to the "
+    "request then is VOICE_RATE_LIMIT__ON_STORAGE_ERROR.",
+)
 IDEMPOTENCY = Counter(
     "voice_worker_idempotent_requests",
     "Requests with an Idempotency-Key, by outcome: new (ran), replayed (the stored "

@@ -7,6 +7,8 @@ from fastapi.responses import Response
 
 from voice_worker.deps import SpeechDep
 from voice_worker.http.openapi import AUDIO, SPEECH_EVENTS, errors
+from voice_worker.ratelimit.limiter import Resource
+from voice_worker.ratelimit.meter import charge
 from voice_worker.speech.protocol import OpenAISpeechRequest
 from voice_worker.speech.responses import audio_response, sse_response
 
@@ -34,6 +36,7 @@ async def create_speech(body: OpenAISpeechRequest, speech: SpeechDep) -> Respons
         speed=body.speed,
         instructions=body.instructions,
     )
+    await charge(Resource.CHARACTERS, len(job.text))  # the caller's budget (rate limits)
     output = await speech.speak(job, stream=True)
     if body.stream_format == "sse":
         return sse_response(output, len(body.input))

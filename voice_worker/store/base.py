@@ -53,6 +53,10 @@ class SessionSettings(BaseModel):
         return QUALITY_SAMPLE_RATES[self.quality]
 
 
+#: the owner of sessions made without authentication (auth.principal.ANONYMOUS_USER)
+ANONYMOUS_OWNER = "anonymous"
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     id: str
@@ -60,6 +64,12 @@ class SessionRecord:
     settings: SessionSettings
     created_at: float  # unix seconds
     updated_at: float
+    owner: str = ANONYMOUS_OWNER  # the user id whose session it is
+
+
+class TurnLeaseLost(Exception):
+    """A turn's lease ran out and another turn of the session took it: its write is
+    refused (the lease token fences it)."""
 
 
 @dataclass(frozen=True)
@@ -125,24 +135,49 @@ class Page(Generic[T]):
 
 @runtime_checkable
 class ChatStore(Protocol):
+    """Sessions belong to an owner. Every read and write of one session takes an
+    optional `owner`: given, a session of another owner is treated exactly as a missing
+    one (None, False, LookupError); None (an admin) reaches every owner's."""
+
     async def create_session(
-        self, settings: SessionSettings, title: str = "", receipt: KeyReceipt | None = None
+        self,
+        settings: SessionSettings,
+        title: str = "",
+        owner: str = ANONYMOUS_OWNER,
+        receipt: KeyReceipt | None = None,
     ) -> SessionRecord:
         """With a `receipt`, its key is done with the session (its fields in the
         result) in the same transaction."""
         ...
 
-    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+    async def get_session(
+        self, session_id: str, owner: str | None = None
+    ) -> SessionRecord | None: ...
 
     async def list_sessions(
-        self, limit: int = 50, cursor: str | None = None
+        self, limit: int = 50, cursor: str | None = None, owner: str | None = None
     ) -> Page[SessionRecord]: ...
 
     async def update_session(
-        self, session_id: str, settings: SessionSettings, title: str | None = None
+        self,
+        session_id: str,
+        settings: SessionSettings,
+        title: str | None = None,
+        owner: str | None = None,
     ) -> SessionRecord | None: ...
 
-    async def delete_session(self, session_id: str) -> bool: ...
+    async def delete_session(self, session_id: str, owner: str | None = None) -> bool: ...
+
+    async def acquire_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        """Take the session's turn lease for `seconds` unless another unexpired one holds
+        it (False). LookupError when the session does not exist."""
+        ...
+
+    async def renew_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        """Extend the lease `token` holds; False when it no longer holds it."""
+        ...
+
+    async def release_turn(self, session_id: str, token: str) -> None: ...
 
     async def add_turn(
         self,
@@ -150,10 +185,13 @@ class ChatStore(Protocol):
         user: NewMessage,
         assistant: NewMessage,
         receipt: KeyReceipt | None = None,
+        lease: str | None = None,
     ) -> tuple[MessageRecord, MessageRecord]:
         """Both messages in one transaction: a turn is stored whole or not at all.
         LookupError when the session does not exist (any more). With a `receipt`, its
-        key is done in the same transaction, the message ids added to its result."""
+        key is done in the same transaction, the message ids added to its result; with
+        `lease`, the same transaction releases that turn lease, and TurnLeaseLost when it
+        is not held."""
         ...
 
     async def claim_key(

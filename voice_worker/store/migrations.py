@@ -5,9 +5,10 @@ records it in `voice_schema_migrations`; a database is at the highest version re
 Workers that start together are serialized: on PostgreSQL by a transaction-scoped
 advisory lock, on SQLite (one machine) by an exclusive lock on a file next to the
 database (SQLite's driver would not take its write lock before the first DDL).
-Tables are declared here (SQLAlchemy Core) for the queries; step 1 creates them as
-they were first released, and every later change is a new step with its own DDL
-(step 2 shows the shape), never an edit of an earlier one."""
+Tables are declared here (SQLAlchemy Core) as they are now, for the queries; step 1
+creates them as they were first released (`_v1_sessions`), and every later change is a
+new step with its own DDL (steps 2 to 4 show the shape), never an edit of an earlier
+one. `migrate(engine, target)` stops at a version (tests build old databases so)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,28 @@ migrations_table = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("applied_at", sa.Float, nullable=False),
 )
+#: the owner of the rows that existed before sessions had owners (auth.principal's)
+ANONYMOUS_OWNER = "anonymous"
+MAX_OWNER_CHARS = 200
+
+
+def _session_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("title", sa.Text, nullable=False, server_default=""),
+        sa.Column("settings", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    ]
+
+
 sessions = sa.Table(
     "voice_chat_sessions",
     metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False, server_default=""),
-    sa.Column("settings", sa.JSON, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
+    *_session_columns(),
+    sa.Column(  # step 3
+        "owner", sa.String(MAX_OWNER_CHARS), nullable=False, server_default=ANONYMOUS_OWNER
+    ),
 )
 messages = sa.Table(
     "voice_chat_messages",
@@ -59,6 +74,20 @@ messages = sa.Table(
     sa.Column("timings", sa.JSON, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Index("ix_voice_chat_messages_session", "session_id", "id"),
+)
+#: step 4: the turn in progress of a session, across workers: one row while a turn runs,
+#: its token fencing the turn's write (store.sql: acquire_turn, add_turn)
+turn_leases = sa.Table(
+    "voice_turn_leases",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(32),
+        sa.ForeignKey("voice_chat_sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
 )
 tts_models = sa.Table(
     "tts_models",
@@ -89,8 +118,13 @@ idempotency_keys = sa.Table(
 )
 
 
+def _v1_sessions() -> sa.Table:
+    """voice_chat_sessions as step 1 made it (before owners)."""
+    return sa.Table("voice_chat_sessions", sa.MetaData(), *_session_columns())
+
+
 def _initial(conn: sa.Connection) -> None:
-    for table in (sessions, messages, tts_models):
+    for table in (_v1_sessions(), messages, tts_models):
         table.create(conn)
 
 
@@ -106,22 +140,43 @@ def _idempotency_keys(conn: sa.Connection) -> None:
     idempotency_keys.create(conn)
 
 
+def _owners(conn: sa.Connection) -> None:
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE voice_chat_sessions ADD COLUMN owner VARCHAR({MAX_OWNER_CHARS}) "
+            f"NOT NULL DEFAULT '{ANONYMOUS_OWNER}'"
+        )
+    )
+    conn.execute(
+        sa.text(
+            "CREATE INDEX ix_voice_chat_sessions_owner "
+            "ON voice_chat_sessions (owner, created_at, id)"
+        )
+    )
+
+
+def _turn_leases(conn: sa.Connection) -> None:
+    turn_leases.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "sessions, messages and tts_models", _initial),
     (2, "index sessions by creation time (listing)", _sessions_by_time),
     (3, "idempotency keys of turns and session creation", _idempotency_keys),
+    (4, "sessions have an owner (existing ones: anonymous)", _owners),
+    (5, "turn leases: one turn at a time per session, across workers", _turn_leases),
 ]
 LATEST = MIGRATIONS[-1][0]
 
 
-def _apply(conn: sa.Connection) -> list[int]:
+def _apply(conn: sa.Connection, target: int = LATEST) -> list[int]:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(7413001)"))
     migrations_table.create(conn, checkfirst=True)
     done = set(conn.scalars(sa.select(migrations_table.c.version)))
     applied = []
     for version, name, step in MIGRATIONS:
-        if version in done:
+        if version in done or version > target:
             continue
         step(conn)
         conn.execute(
@@ -131,10 +186,10 @@ def _apply(conn: sa.Connection) -> list[int]:
     return applied
 
 
-async def migrate(engine: AsyncEngine) -> list[int]:
-    """Bring the database to the latest version; the versions applied now."""
+async def migrate(engine: AsyncEngine, target: int = LATEST) -> list[int]:
+    """Bring the database to version `target` (the latest); the versions applied now."""
     async with _sqlite_file_lock(engine), engine.begin() as conn:
-        return await conn.run_sync(_apply)
+        return await conn.run_sync(_apply, target)
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,6 +29,7 @@ from voice_worker.errors import StoreUnavailable
 from voice_worker.store import keys
 from voice_worker.store import migrations as m
 from voice_worker.store.base import (
+    ANONYMOUS_OWNER,
     KeyClaim,
     KeyReceipt,
     MessageRecord,
@@ -37,6 +38,7 @@ from voice_worker.store.base import (
     SessionRecord,
     SessionSettings,
     TTSModelRecord,
+    TurnLeaseLost,
 )
 from voice_worker.store.cursors import decode_session_cursor, encode_session_cursor
 from voice_worker.store.engine import make_engine
@@ -113,16 +115,21 @@ class SqlStore:
             await conn.execute(sa.text("SELECT 1"))
 
     async def create_session(
-        self, settings: SessionSettings, title: str = "", receipt: KeyReceipt | None = None
+        self,
+        settings: SessionSettings,
+        title: str = "",
+        owner: str = ANONYMOUS_OWNER,
+        receipt: KeyReceipt | None = None,
     ) -> SessionRecord:
         now = time.time()
-        record = SessionRecord(uuid.uuid4().hex, title, settings, now, now)
+        record = SessionRecord(uuid.uuid4().hex, title, settings, now, now, owner)
         values = {
             "id": record.id,
             "title": title,
             "settings": settings.model_dump(mode="json"),
             "created_at": now,
             "updated_at": now,
+            "owner": owner,
         }
         async with self._begin() as conn:
             await conn.execute(m.sessions.insert().values(**values))
@@ -130,17 +137,17 @@ class SqlStore:
                 await keys.finish(conn, receipt, values)
         return record
 
-    async def get_session(self, session_id: str) -> SessionRecord | None:
+    async def get_session(self, session_id: str, owner: str | None = None) -> SessionRecord | None:
+        query = _owned(m.sessions.select().where(m.sessions.c.id == session_id), owner)
         async with self._connect() as conn:
-            row = (
-                await conn.execute(m.sessions.select().where(m.sessions.c.id == session_id))
-            ).first()
+            row = (await conn.execute(query)).first()
         return _session(row) if row else None
 
     async def list_sessions(
-        self, limit: int = 50, cursor: str | None = None
+        self, limit: int = 50, cursor: str | None = None, owner: str | None = None
     ) -> Page[SessionRecord]:
         query = m.sessions.select().order_by(m.sessions.c.created_at.desc(), m.sessions.c.id.desc())
+        query = _owned(query, owner)
         if cursor:
             created, last_id = decode_session_cursor(cursor)
             query = query.where(
@@ -156,7 +163,11 @@ class SqlStore:
         )
 
     async def update_session(
-        self, session_id: str, settings: SessionSettings, title: str | None = None
+        self,
+        session_id: str,
+        settings: SessionSettings,
+        title: str | None = None,
+        owner: str | None = None,
     ) -> SessionRecord | None:
         values: dict[str, Any] = {
             "settings": settings.model_dump(mode="json"),
@@ -165,16 +176,58 @@ class SqlStore:
         if title is not None:
             values["title"] = title
         async with self._begin() as conn:
-            result = await conn.execute(
-                m.sessions.update().where(m.sessions.c.id == session_id).values(**values)
-            )
+            update = m.sessions.update().where(m.sessions.c.id == session_id)
+            result = await conn.execute(_owned(update, owner).values(**values))
         return await self.get_session(session_id) if result.rowcount else None
 
-    async def delete_session(self, session_id: str) -> bool:
+    async def delete_session(self, session_id: str, owner: str | None = None) -> bool:
         async with self._begin() as conn:
-            await conn.execute(m.messages.delete().where(m.messages.c.session_id == session_id))
+            found = _owned(sa.select(m.sessions.c.id).where(m.sessions.c.id == session_id), owner)
+            if (await conn.execute(found)).first() is None:
+                return False
+            for table in (m.messages, m.turn_leases):
+                await conn.execute(table.delete().where(table.c.session_id == session_id))
             result = await conn.execute(m.sessions.delete().where(m.sessions.c.id == session_id))
         return bool(result.rowcount)
+
+    # -- one turn at a time per session, across workers ------------------------------
+    async def acquire_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        now = time.time()
+        leases = m.turn_leases
+        try:
+            async with self._begin() as conn:
+                await conn.execute(
+                    leases.delete().where(
+                        leases.c.session_id == session_id, leases.c.expires_at < now
+                    )
+                )
+                await conn.execute(
+                    leases.insert().values(
+                        session_id=session_id, token=token, expires_at=now + seconds
+                    )
+                )
+        except sa.exc.IntegrityError:  # held by another turn, or no such session
+            if await self.get_session(session_id) is None:
+                raise LookupError(f"no voice chat session {session_id!r}") from None
+            return False
+        return True
+
+    async def renew_turn(self, session_id: str, token: str, seconds: float) -> bool:
+        leases = m.turn_leases
+        async with self._begin() as conn:
+            result = await conn.execute(
+                leases.update()
+                .where(leases.c.session_id == session_id, leases.c.token == token)
+                .values(expires_at=time.time() + seconds)
+            )
+        return bool(result.rowcount)
+
+    async def release_turn(self, session_id: str, token: str) -> None:
+        leases = m.turn_leases
+        async with self._begin() as conn:
+            await conn.execute(
+                leases.delete().where(leases.c.session_id == session_id, leases.c.token == token)
+            )
 
     async def add_turn(
         self,
@@ -182,12 +235,25 @@ class SqlStore:
         user: NewMessage,
         assistant: NewMessage,
         receipt: KeyReceipt | None = None,
+        lease: str | None = None,
     ) -> tuple[MessageRecord, MessageRecord]:
         now = time.time()
         rows = [_message_values(session_id, message, now) for message in (user, assistant)]
         insert = m.messages.insert().returning(m.messages.c.id, sort_by_parameter_order=True)
+        leases = m.turn_leases
         try:
             async with self._begin() as conn:  # one statement for both, one transaction
+                if lease is not None:  # the fence: only the turn that holds the lease writes
+                    held = await conn.execute(
+                        leases.delete().where(
+                            leases.c.session_id == session_id, leases.c.token == lease
+                        )
+                    )
+                    if not held.rowcount:
+                        exists = sa.select(m.sessions.c.id).where(m.sessions.c.id == session_id)
+                        if (await conn.execute(exists)).first() is None:  # deleted meanwhile
+                            raise LookupError(f"no voice chat session {session_id!r}")
+                        raise TurnLeaseLost(f"the turn lease of session {session_id!r} was lost")
                 ids = (await conn.execute(insert, rows)).scalars().all()
                 await conn.execute(
                     m.sessions.update().where(m.sessions.c.id == session_id).values(updated_at=now)
@@ -274,9 +340,17 @@ class SqlStore:
         await self.engine.dispose()
 
 
+Owned = TypeVar("Owned", sa.Select[Any], sa.Update)
+
+
+def _owned(query: Owned, owner: str | None) -> Owned:
+    """`query` restricted to `owner`'s sessions (None: every owner's)."""
+    return query if owner is None else query.where(m.sessions.c.owner == owner)
+
+
 def _session(row: sa.Row[Any]) -> SessionRecord:
     settings = SessionSettings.model_validate(row.settings)
-    return SessionRecord(row.id, row.title, settings, row.created_at, row.updated_at)
+    return SessionRecord(row.id, row.title, settings, row.created_at, row.updated_at, row.owner)
 
 
 def _message_values(session_id: str, message: NewMessage, now: float) -> dict[str, Any]:

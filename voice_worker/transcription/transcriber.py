@@ -1,7 +1,8 @@
 """`Transcriber`: transcription whatever the transport: refuse bad uploads cheaply and
-clearly (size, extension, not audio, too long, too short) before any model runs, then
-hand the audio to the configured provider (already decoded, to one that takes
-samples: `TranscribesSamples`)."""
+clearly (size, extension, not audio, too long, too short) before any model runs, charge
+its seconds to the caller's budget (ratelimit.meter; a no-op without one), then hand
+the audio to the configured provider (already decoded, to one that takes samples:
+`TranscribesSamples`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import PurePath
 from shared.audio.decoding import AudioDecodeError, AudioTooLongError, decode, probe
 from voice_worker.errors import Busy, InvalidRequest, PayloadTooLarge, VoiceError
 from voice_worker.observability import metrics
+from voice_worker.ratelimit.limiter import Resource
+from voice_worker.ratelimit.meter import charge
 from voice_worker.stt.base import STTProvider, TranscribesSamples, Transcript, TranscriptionOptions
 
 #: the containers OpenAI accepts, plus the other names browsers and phones use
@@ -155,6 +158,7 @@ class Transcriber:
                     code="audio_too_short",
                 )
             )
+        await charge(Resource.AUDIO_SECONDS, decoded.duration)  # the caller's budget
         self.counters.audio_seconds += decoded.duration
         if self._samples is not None:
             transcript = await self._samples.transcribe_samples(decoded.samples, options)

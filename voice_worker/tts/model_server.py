@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from shared.logs import request_id_var
+from voice_contract.channels import ChannelSecurity, open_channel
 from voice_contract.errors import error_details
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
@@ -117,10 +118,16 @@ class ModelServerTTS:
     name = "model_server"
     native_formats = frozenset(PB_FORMATS)
 
-    def __init__(self, target: str, timeout: float = 60.0, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        target: str,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        security: ChannelSecurity | None = None,
+    ) -> None:
         self.target = target
         self.timeout = timeout
-        self.channel = grpc.aio.insecure_channel(target, options=channel_options(max_retries))
+        self.channel = open_channel(target, channel_options(max_retries), security)
         self.stub = tts_pb2_grpc.TextToSpeechStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
 

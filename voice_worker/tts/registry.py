@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from voice_contract.channels import ChannelSecurity
 from voice_worker.settings import TTSSettings
 from voice_worker.tts.base import TTSProvider
 
 
-def _model_server(s: TTSSettings) -> TTSProvider:
+def _model_server(s: TTSSettings, security: ChannelSecurity) -> TTSProvider:
     if s.model_servers:
         from voice_worker.tts.fleet.provider import FleetTTS
 
-        return FleetTTS.from_settings(s)
+        return FleetTTS.from_settings(s, security=security)
     from voice_worker.tts.model_server import ModelServerTTS
 
-    return ModelServerTTS(s.model_server, s.timeout_seconds, s.max_retries)
+    return ModelServerTTS(s.model_server, s.timeout_seconds, s.max_retries, security)
 
 
-def _openai(s: TTSSettings) -> TTSProvider:
+def _openai(s: TTSSettings, security: ChannelSecurity) -> TTSProvider:
     from voice_worker.tts.openai_tts import OpenAITTS
 
     c = s.openai
@@ -32,7 +33,7 @@ def _openai(s: TTSSettings) -> TTSProvider:
     )
 
 
-def _elevenlabs(s: TTSSettings) -> TTSProvider:
+def _elevenlabs(s: TTSSettings, security: ChannelSecurity) -> TTSProvider:
     from voice_worker.tts.elevenlabs import ElevenLabsTTS
 
     c = s.elevenlabs
@@ -47,18 +48,19 @@ def _elevenlabs(s: TTSSettings) -> TTSProvider:
     )
 
 
-PROVIDERS: dict[str, Callable[[TTSSettings], TTSProvider]] = {
+PROVIDERS: dict[str, Callable[[TTSSettings, ChannelSecurity], TTSProvider]] = {
     "model_server": _model_server,
     "openai": _openai,
     "elevenlabs": _elevenlabs,
 }
 
 
-def build_tts(settings: TTSSettings) -> TTSProvider:
+def build_tts(settings: TTSSettings, security: ChannelSecurity | None = None) -> TTSProvider:
+    """The configured provider; `security`: how to reach the model servers (TLS, token)."""
     try:
         factory = PROVIDERS[settings.provider]
     except KeyError:
         raise ValueError(
             f"unknown text-to-speech provider {settings.provider!r}; valid: {', '.join(PROVIDERS)}"
         ) from None
-    return factory(settings)
+    return factory(settings, security or ChannelSecurity())

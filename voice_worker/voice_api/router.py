@@ -11,6 +11,8 @@ from fastapi.responses import Response
 
 from voice_worker.deps import SpeechDep, TranscriberDep
 from voice_worker.http.openapi import AUDIO, errors
+from voice_worker.ratelimit.limiter import Resource
+from voice_worker.ratelimit.meter import charge
 from voice_worker.speech.protocol import TTSRequest
 from voice_worker.speech.responses import audio_response
 from voice_worker.stt.base import TranscriptionOptions
@@ -39,6 +41,7 @@ async def tts(body: TTSRequest, speech: SpeechDep) -> Response:
         language=body.language,
         text_param="text",
     )
+    await charge(Resource.CHARACTERS, len(job.text))  # the caller's budget (rate limits)
     return audio_response(await speech.speak(job, stream=body.stream))
 
 

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import grpc
 
+from voice_contract.channels import ChannelSecurity
 from voice_worker.errors import InvalidRequest, UpstreamUnavailable, VoiceError
 from voice_worker.tts.fleet.discovery import Discovery
 from voice_worker.tts.fleet.members import Member
@@ -49,8 +50,10 @@ class Fleet:
         max_retries: int = 2,
         spread_in_flight: int = 0,
         default: str = "",
+        security: ChannelSecurity | None = None,
     ) -> None:
         self.discovery = discovery
+        self.security = security
         self.refresh_seconds = refresh_seconds
         self.resolve_seconds = resolve_seconds
         self.list_timeout = list_timeout
@@ -77,7 +80,7 @@ class Fleet:
         """Follow discovery: new addresses become members, gone ones drain."""
         addresses = await self.discovery.addresses()
         for address in sorted(addresses - set(self.members)):
-            member = Member(address, self.refresh_seconds, self.list_timeout)
+            member = Member(address, self.refresh_seconds, self.list_timeout, self.security)
             member.start()
             self.members[address] = member
             log.info("model server added", extra={"server": address})

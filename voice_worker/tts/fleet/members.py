@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from voice_contract.channels import ChannelSecurity, open_channel
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
 from voice_contract.wire import SERVICE_NAME, channel_options
@@ -50,13 +51,17 @@ def _health_of(reply: health_pb2.HealthCheckResponse) -> Health:
 
 
 class Member:
-    def __init__(self, address: str, refresh_seconds: float, list_timeout: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        refresh_seconds: float,
+        list_timeout: float,
+        security: ChannelSecurity | None = None,
+    ) -> None:
         self.address = address
         self.refresh_seconds = refresh_seconds
         self.list_timeout = list_timeout
-        self.channel = grpc.aio.insecure_channel(
-            address, options=member_channel_options(refresh_seconds)
-        )
+        self.channel = open_channel(address, member_channel_options(refresh_seconds), security)
         self.stub = tts_pb2_grpc.TextToSpeechStub(self.channel)
         self._health = health_pb2_grpc.HealthStub(self.channel)
         self._health_request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)

@@ -21,6 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import grpc
 
+from voice_contract.channels import ChannelSecurity
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.wire import PB_FORMATS
 from voice_worker.errors import UpstreamUnavailable
@@ -61,7 +62,12 @@ class FleetTTS:
         self.timeout = timeout
 
     @classmethod
-    def from_settings(cls, settings: TTSSettings, resolver: Resolver = system_resolver) -> FleetTTS:
+    def from_settings(
+        cls,
+        settings: TTSSettings,
+        resolver: Resolver = system_resolver,
+        security: ChannelSecurity | None = None,
+    ) -> FleetTTS:
         f = settings.fleet
         fleet = Fleet(
             Discovery(settings.model_servers, resolver),
@@ -71,6 +77,7 @@ class FleetTTS:
             max_retries=settings.max_retries,
             spread_in_flight=f.spread_in_flight,
             default=f.default_model,
+            security=security,
         )
         return cls(fleet, settings.timeout_seconds)
 

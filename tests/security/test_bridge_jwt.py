@@ -1,0 +1,62 @@
+"""JWT behind the example bridge (deploy/bridge): the bridge forwards `Authorization`
+untouched, so the worker sees each user; the worker's 401 (with WWW-Authenticate) and
+its ownership 404 reach the client through the bridge as they left the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.chat.fake_venice import FakeVenice
+from tests.deploy.test_bridge import node_modules, start_bridge
+from tests.helpers import Process
+from tests.security.support import bearer, worker_env
+from tests.security.tokens import AUDIENCE, ISSUER, SECRET, hs256
+from tests.worker.support import stop, worker_process
+
+pytestmark = pytest.mark.slow
+__all__ = ["node_modules"]
+
+
+@pytest.fixture(scope="module")
+def jwt_worker(
+    tmp_path_factory: pytest.TempPathFactory,
+    model_server: Process,
+    venice: tuple[FakeVenice, str],
+) -> Iterator[Process]:
+    env = worker_env(
+        venice[1],
+        VOICE_AUTH__MODE="jwt",
+        VOICE_AUTH__JWT_SECRET=SECRET,
+        VOICE_AUTH__JWT_AUDIENCE=AUDIENCE,
+        VOICE_AUTH__JWT_ISSUER=ISSUER,
+    )
+    directory = tmp_path_factory.mktemp("bridge-jwt")
+    with worker_process(directory, model_server.address, env) as worker:
+        yield worker
+
+
+def test_the_bridge_forwards_each_users_token(
+    node_modules: None, jwt_worker: Process, tmp_path: Path
+) -> None:
+    popen, url = start_bridge(tmp_path, [f"http://{jwt_worker.address}"])
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            refused = client.get("/api/voice/sessions")
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert refused.json()["error"]["code"] == "missing_credentials"
+            alice = bearer(hs256("alice"))
+            created = client.post("/api/voice/sessions", json={"title": "hi"}, headers=alice)
+            assert created.status_code == 201 and created.json()["owner"] == "alice"
+            sid = created.json()["id"]
+            assert client.get(f"/api/voice/sessions/{sid}", headers=alice).status_code == 200
+            bob = bearer(hs256("bob"))
+            assert client.get(f"/api/voice/sessions/{sid}", headers=bob).status_code == 404
+            listed = client.get("/api/voice/sessions", headers=alice)
+            assert "x-ratelimit-remaining-requests" in listed.headers  # limits on with auth
+    finally:
+        stop(popen)
