@@ -105,8 +105,8 @@ def test_a_valid_token_names_its_user_and_admin_scopes() -> None:
     [
         (hs256(secret="another-secret-of-at-least-thirty-two-bytes"), "signature"),
         (hs256(exp=int(time.time()) - 60), "expired"),
-        (hs256(nbf=int(time.time()) + 60), "not valid yet"),
-        (hs256(iat=int(time.time()) + 60), "not valid yet"),
+        (hs256(nbf=int(time.time()) + 7200), "not valid yet"),  # at run time too
+        (hs256(iat=int(time.time()) + 7200), "not valid yet"),
         (hs256(aud="someone-else"), "audience"),
         (hs256(aud=None), "'aud'"),
         (hs256(iss="https://evil.example"), "issuer"),

@@ -27,7 +27,7 @@ def claims(sub: str | None = "alice", **overrides: Any) -> dict[str, Any]:
         "iss": ISSUER,
         "iat": now,
         "nbf": now,
-        "exp": now + 300,
+        "exp": now + 3600,  # module-level tokens outlive a whole test run
     }
     found.update(overrides)
     return {k: v for k, v in found.items() if v is not None}
