@@ -21,6 +21,8 @@ from voice_worker.conversation.sessions_router import router as voice_sessions_r
 from voice_worker.health.router import router as health_router
 from voice_worker.http import errors
 from voice_worker.http.middleware import RequestIdMiddleware
+from voice_worker.realtime.router import router as realtime_router
+from voice_worker.realtime.services import RealtimeServices
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -37,6 +39,7 @@ ROUTERS: list[APIRouter] = [
     voice_api_router,
     voice_sessions_router,
     voice_chat_router,
+    realtime_router,
 ]
 
 
@@ -47,7 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             components = await build_components(settings, stack)
-            deps.install(app.state, components)
+            realtime = await RealtimeServices.build(
+                components.conversation,
+                components.sessions,
+                components.transcriber,
+                settings.realtime,
+            )
+            deps.install(app.state, components, realtime)
             log.info(
                 "voice worker ready",
                 extra={

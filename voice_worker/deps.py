@@ -8,23 +8,26 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from starlette.datastructures import State
+from starlette.requests import HTTPConnection
 
 from voice_worker.catalog.catalog import Catalog
 from voice_worker.components import Components
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.health.probe import HealthProbe
+from voice_worker.realtime.services import RealtimeServices
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.transcription.transcriber import Transcriber
 
 
-def install(state: State, components: Components) -> None:
+def install(state: State, components: Components, realtime: RealtimeServices) -> None:
     state.speech = components.speech
     state.transcriber = components.transcriber
     state.conversation = components.conversation
     state.sessions = components.sessions
     state.catalog = components.catalog
     state.health = components.health
+    state.realtime = realtime
 
 
 def speech(request: Request) -> CachedSpeech:
@@ -49,6 +52,10 @@ def catalog(request: Request) -> Catalog:
 
 def health(request: Request) -> HealthProbe:
     return cast(HealthProbe, request.app.state.health)
+
+
+def realtime_services(connection: HTTPConnection) -> RealtimeServices:
+    return cast(RealtimeServices, connection.app.state.realtime)
 
 
 SpeechDep = Annotated[CachedSpeech, Depends(speech)]

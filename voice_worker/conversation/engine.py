@@ -9,7 +9,14 @@ client that leaves, the process dying) leaves no half turn. Thinking is stored w
 reply, returned apart, never spoken. What the user types follows the text rule of
 shared.speakable; what the model answers is cleaned of control characters before it is
 spoken. `process_text_only` and `process_message` run the same pipeline and return the
-whole turn at once. Errors are the worker's domain errors (voice_worker.errors)."""
+whole turn at once. Errors are the worker's domain errors (voice_worker.errors).
+
+A spoken turn begins in two steps, `hear` (speech to text) and `begin_heard`, so a
+transport that listens continuously may transcribe early and discard it
+(`begin_audio` does both). A turn may differ from its session (`TurnOptions`: another
+persona, another output format). A reply the user interrupts is stored as far as it was
+heard (`store_interrupted`, then `truncate_reply` once the player says where it
+stopped): the history the model reads next is what the user heard."""
 
 from __future__ import annotations
 
@@ -46,10 +53,16 @@ from voice_worker.conversation.events import (
 )
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
-from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
+from voice_worker.conversation.turn import (
+    TurnOptions,
+    TurnResult,
+    call_provider,
+    guarded,
+    speech_options,
+)
 from voice_worker.errors import InvalidRequest, NotFound, UpstreamFailed
-from voice_worker.store.base import ChatStore, NewMessage, SessionRecord
-from voice_worker.stt.base import STTProvider, TranscriptionOptions
+from voice_worker.store.base import ChatStore, MessageRecord, NewMessage, SessionRecord
+from voice_worker.stt.base import STTProvider, Transcript, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
 log = logging.getLogger(__name__)
@@ -77,6 +90,15 @@ class Turn:
     role: str
     watch: Stopwatch = field(default_factory=Stopwatch)
     timings: dict[str, float] = field(default_factory=dict)
+    options: TurnOptions = field(default_factory=TurnOptions)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What speech-to-text heard in a user's audio, and how long it took."""
+
+    transcript: Transcript
+    seconds: float
 
 
 class VoiceChatEngine:
@@ -104,38 +126,72 @@ class VoiceChatEngine:
         return found
 
     # -- beginning a turn: everything that can be refused before anything is said --
-    async def begin_text(self, session: str | SessionRecord, text: str) -> Turn:
-        record = await self.session(session)
+    def check_text(self, text: str, param: str = "text") -> str:
+        """What a user typed, stripped; InvalidRequest when it cannot be a turn."""
         text = (text or "").strip()
         if not text:
-            raise InvalidRequest("the text is empty", param="text")
+            raise InvalidRequest("the text is empty", param=param)
         if len(text) > self.max_text_chars:
             raise InvalidRequest(
                 f"the text is {len(text)} characters; at most {self.max_text_chars}",
-                param="text",
+                param=param,
                 code="string_above_max_length",
             )
         try:
             check_characters(text)
         except TextRejected as exc:
-            raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
-        return Turn(record, NewMessage("user", text), self._role(record))
+            raise InvalidRequest(exc.message, param=param, code="invalid_character") from None
+        return text
 
-    async def begin_audio(self, session: str | SessionRecord, audio: bytes) -> Turn:
+    async def begin_text(
+        self, session: str | SessionRecord, text: str, options: TurnOptions | None = None
+    ) -> Turn:
+        record = await self.session(session)
+        text = self.check_text(text)
+        role = self._role(record)
+        return Turn(record, NewMessage("user", text), role, options=options or TurnOptions())
+
+    async def begin_audio(
+        self, session: str | SessionRecord, audio: bytes, options: TurnOptions | None = None
+    ) -> Turn:
+        record = await self.session(session)
+        self._role(record)  # an unknown role: refused before the audio is transcribed
+        watch = Stopwatch()
+        return await self.begin_heard(record, await self.hear(record, audio), options, watch)
+
+    async def hear(
+        self, session: str | SessionRecord, audio: bytes, language: str | None = None
+    ) -> Heard:
+        """What the user said in `audio` (an encoded file), in `language` (None: the
+        session's)."""
         record = await self.session(session)
         if self.stt is None:
             raise InvalidRequest("this worker has no speech-to-text provider configured")
         if not audio:
             raise InvalidRequest("the audio file is empty", param="audio")
-        role = self._role(record)
         watch = Stopwatch()
-        options = TranscriptionOptions(language=record.settings.language or None)
+        language = record.settings.language if language is None else language
+        options = TranscriptionOptions(language=language or None)
         transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
+        return Heard(transcript, watch.seconds)
+
+    async def begin_heard(
+        self,
+        session: str | SessionRecord,
+        heard: Heard,
+        options: TurnOptions | None = None,
+        watch: Stopwatch | None = None,
+    ) -> Turn:
+        """The turn of what `hear` heard; refused when it heard no words."""
+        record = await self.session(session)
+        role = self._role(record)
+        transcript = heard.transcript
         text = transcript.text.strip()
         if not text:
             raise InvalidRequest("no speech was recognized in the audio", param="audio")
         user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
-        return Turn(record, user, role, watch, {"stt": watch.seconds})
+        timings = {"stt": heard.seconds}
+        return Turn(record, user, role, watch or Stopwatch(), timings, options or TurnOptions())
 
     def _role(self, record: SessionRecord) -> str:
         role = record.settings.analyst_role or self.settings.default_role
@@ -150,9 +206,14 @@ class VoiceChatEngine:
         async with lock:  # one turn of a session at a time in this process
             if user.transcript is not None:
                 yield Transcribed(user.transcript)
-            known = await self._cached_reply(record, turn.role, user.text)
-            options = speech_options(record)
-            chat = self._replay(known) if known else await self._ask(record, turn.role, user.text)
+            cacheable = turn.options.instructions is None  # the cache knows roles only
+            known = await self._cached_reply(record, turn.role, user.text) if cacheable else None
+            options = turn.options.speech(speech_options(record))
+            chat = (
+                self._replay(known)
+                if known
+                else await self._ask(record, turn.role, user.text, turn.options.instructions)
+            )
 
             def speak(texts: AsyncIterator[str]) -> AsyncGenerator[SpeechPiece, None]:
                 if known is not None:
@@ -198,7 +259,7 @@ class VoiceChatEngine:
                 raise NotFound(f"session {record.id!r} was deleted during the turn") from None
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
-        if self.response_cache is not None and known is None:
+        if self.response_cache is not None and known is None and cacheable:
             await self.response_cache.set(
                 record.id, user.text, turn.role, ChatReply(text, thought, end.model)
             )
@@ -226,12 +287,12 @@ class VoiceChatEngine:
         return await self.response_cache.get(record.id, text, role)
 
     async def _ask(
-        self, record: SessionRecord, role: str, text: str
+        self, record: SessionRecord, role: str, text: str, instructions: str | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
         budget = self.settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
-        messages = build_prompt(self.settings, role, history, text, total)
+        messages = build_prompt(self.settings, role, history, text, total, instructions)
         options = ChatOptions(self.settings.max_tokens, self.settings.temperature)
         return self._checked(guarded(CHAT, self.chat.stream(messages, options)))
 
@@ -260,6 +321,35 @@ class VoiceChatEngine:
             yield ChatThinking(reply.thinking)
         yield TextDelta(reply.text)
         yield ChatEnd(reply.model, reply.usage)
+
+    # -- a reply the user interrupted -----------------------------------------------
+    async def store_interrupted(
+        self, turn: Turn, heard: str, audio_seconds: float
+    ) -> tuple[MessageRecord, MessageRecord] | None:
+        """Store `turn` with the reply as far as it was heard (its `run` was closed
+        part-way, which stores nothing); nothing when none of it was heard."""
+        heard = heard.strip()
+        if not heard:
+            return None
+        options = turn.options.speech(speech_options(turn.session))
+        assistant = NewMessage(
+            "assistant",
+            heard,
+            audio_format=options.format.value,
+            audio_duration=audio_seconds,
+            timings={**turn.timings, "interrupted": 1.0},
+        )
+        try:
+            return await self.store.add_turn(turn.session.id, turn.user, assistant)
+        except LookupError:
+            raise NotFound(f"session {turn.session.id!r} was deleted during the turn") from None
+
+    async def truncate_reply(
+        self, session_id: str, message_id: int, heard: str, audio_seconds: float
+    ) -> None:
+        """The stored reply `message_id` cut to what was heard (a player stopped it)."""
+        if not await self.store.update_reply(session_id, message_id, heard.strip(), audio_seconds):
+            raise NotFound(f"no reply {message_id} in session {session_id!r}", param="item_id")
 
     # -- the whole turn at once -----------------------------------------------------
     async def process_text_only(self, session: str | SessionRecord, text: str) -> TurnResult:

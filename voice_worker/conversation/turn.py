@@ -1,5 +1,6 @@
-"""What a turn returns, and the two helpers every turn uses: the speech options of a
-session, and a provider call whose unexpected failure (a bug in a provider, not one of
+"""What a turn returns, how one turn may differ from its session (`TurnOptions`), and
+the two helpers every turn uses: the speech options of a session, and a provider call
+whose unexpected failure (a bug in a provider, not one of
 the domain errors it raises) becomes UpstreamFailed naming the stage, its cause logged
 with the request ID and never shown to the client."""
 
@@ -11,6 +12,7 @@ from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+from shared.audio.formats import AudioFormat
 from voice_worker.errors import UpstreamFailed, VoiceError
 from voice_worker.store.base import SessionRecord
 from voice_worker.tts.base import SpeechOptions
@@ -37,6 +39,29 @@ class TurnResult:
 
     def with_audio(self, audio: bytes) -> TurnResult:
         return replace(self, audio=audio)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What one turn does differently from its session's stored settings (None: the
+    session's own). A transport's per-connection state goes here, never into the
+    stored settings: the realtime protocol's `instructions` and its output audio (PCM
+    at 24 kHz, its voice and speed)."""
+
+    instructions: str | None = None  # the system persona instead of the analyst role's
+    audio_format: AudioFormat | None = None
+    sample_rate: int | None = None
+    voice: str | None = None
+    speed: float | None = None
+
+    def speech(self, base: SpeechOptions) -> SpeechOptions:
+        return replace(
+            base,
+            format=base.format if self.audio_format is None else self.audio_format,
+            sample_rate=base.sample_rate if self.sample_rate is None else self.sample_rate,
+            voice=base.voice if self.voice is None else self.voice,
+            speed=base.speed if self.speed is None else self.speed,
+        )
 
 
 def speech_options(record: SessionRecord) -> SpeechOptions:
