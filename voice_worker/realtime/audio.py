@@ -49,6 +49,16 @@ def milliseconds(size: int) -> int:
     return size // BYTES_PER_MS
 
 
+def voiced_span(pcm: bytes, loud: float = 0.03) -> tuple[float, float] | None:
+    """Where in `pcm` the voice is (first and last sample louder than `loud` of full
+    scale), in seconds; None for silence."""
+    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    found = np.flatnonzero(np.abs(samples.astype(np.int32)) > loud * 32768)
+    if not len(found):
+        return None
+    return float(found[0]) / RATE, float(found[-1] + 1) / RATE
+
+
 def wav(pcm: bytes) -> bytes:
     return wav_header(RATE, len(pcm)) + pcm
 

@@ -25,22 +25,23 @@ Encode = Callable[[BaseModel], "str | None"]
 Send = Callable[[str], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class AudioMark:
+    """What an audio delta carries for the heard-text accounting."""
+
+    seconds: float
+    text: str = ""  # where a sentence begins
+    text_start: float = 0.0
+    voiced: tuple[float, float] | None = None  # where the voice is loud in it
+
+
 class Owner(Protocol):
     """The response an event belongs to."""
 
     @property
     def cancelled(self) -> bool: ...
 
-    def sent(self, seconds: float, text: str, text_start: float) -> None: ...
-
-
-@dataclass(frozen=True)
-class AudioMark:
-    """What an audio delta carries for the heard-text accounting."""
-
-    seconds: float
-    text: str = ""
-    text_start: float = 0.0
+    def sent(self, audio: AudioMark) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,7 @@ class Outbox:
             if entry.owner is not None and entry.owner.cancelled:
                 continue  # a cancelled response's deltas are not sent
             if entry.owner is not None and entry.audio is not None:
-                a = entry.audio
-                entry.owner.sent(a.seconds, a.text, a.text_start)
+                entry.owner.sent(entry.audio)
             await send(entry.text)
             self.sent_events += 1
 

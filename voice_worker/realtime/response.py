@@ -47,7 +47,7 @@ from voice_worker.conversation.heard import SpokenReply
 from voice_worker.conversation.turn import TurnOptions, TurnResult
 from voice_worker.errors import InvalidRequest, VoiceError
 from voice_worker.realtime import events as ev
-from voice_worker.realtime.audio import BYTES_PER_MS, RATE, encode_audio
+from voice_worker.realtime.audio import BYTES_PER_MS, RATE, encode_audio, voiced_span
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.outbox import AudioMark, Outbox
 from voice_worker.store.base import SessionRecord
@@ -117,8 +117,8 @@ class ResponseRun:
     def cancelled(self) -> bool:
         return self._cancelled
 
-    def sent(self, seconds: float, text: str, text_start: float) -> None:
-        self.spoken.add(seconds, text, text_start)
+    def sent(self, audio: AudioMark) -> None:
+        self.spoken.add(audio.seconds, audio.text, audio.text_start, audio.voiced)
 
     # running --------------------------------------------------------------------
     def start(self) -> None:
@@ -181,6 +181,7 @@ class ResponseRun:
     async def _speak(self, turn: Turn) -> None:
         ids = self._part_ids()
         step = int(MAX_DELTA_SECONDS * RATE) * 2
+        mark, start = "", 0.0  # a sentence whose audio is next
         async with contextlib.aclosing(self.engine.run(turn)) as events:
             async for event in events:
                 if isinstance(event, ReplyDelta):
@@ -188,15 +189,15 @@ class ResponseRun:
                     delta = ev.event(ResponseAudioTranscriptDeltaEvent, delta=event.text, **ids)
                     self.outbox.put(delta, owner=self)
                 elif isinstance(event, AudioDelta):
-                    mark, start = event.text, event.text_start
+                    if event.text:
+                        mark, start = event.text, event.text_start
                     for i in range(0, len(event.audio), step):
                         chunk = event.audio[i : i + step]
                         audio = ev.event(ResponseAudioDeltaEvent, delta=encode_audio(chunk), **ids)
                         seconds = len(chunk) / (BYTES_PER_MS * 1000)
-                        self.outbox.put(audio, owner=self, audio=AudioMark(seconds, mark, start))
+                        note = AudioMark(seconds, mark, start, voiced_span(chunk))
+                        self.outbox.put(audio, owner=self, audio=note)
                         mark = ""
-                    if not event.audio and event.text:
-                        self.spoken.marks.append((event.text_start, event.text))
                 elif isinstance(event, TurnDone):
                     self.result = event.result
 

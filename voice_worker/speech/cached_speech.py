@@ -118,11 +118,7 @@ class CachedSpeech:
             audio_format = AudioFormat.parse(fmt) if isinstance(fmt, str) else fmt
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="response_format") from None
-        if self._translate_names:
-            voice = self.voice_map.get(
-                voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice
-            )
-            model = "" if model in OPENAI_TTS_MODELS else model
+        voice, model = self.engine_names(voice, model)
         if audio_format is AudioFormat.PCM and not sample_rate:
             sample_rate = 24_000  # OpenAI's pcm: 24 kHz s16le mono
         options = SpeechOptions(
@@ -147,6 +143,14 @@ class CachedSpeech:
             instructions=instructions,
         )
         return SpeechJob(text, options, key)
+
+    def engine_names(self, voice: str, model: str) -> tuple[str, str]:
+        """OpenAI's voice and model names as this engine's (VOICE_TTS__VOICE_MAP, else
+        the defaults); other names as they are."""
+        if not self._translate_names:
+            return voice, model
+        voice = self.voice_map.get(voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice)
+        return voice, "" if model in OPENAI_TTS_MODELS else model
 
     async def speak(self, job: SpeechJob, stream: bool = True) -> SpeechOutput:
         """The audio for `job`: from the cache, or synthesized. Errors that happen
