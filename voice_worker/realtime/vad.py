@@ -9,7 +9,10 @@ same as frame by frame, so an append of many frames costs one ONNX call. A frame
 `TurnDetector` follows Silero's own rule: speech starts at the first frame whose
 probability reaches the threshold; silence starts at the first frame below
 `threshold - 0.15` and is ended only by a frame at the threshold again; speech stops
-once silence has lasted `silence_duration_ms`. Times are milliseconds of input audio
+once silence has lasted `silence_duration_ms`. Silero's probability moves a frame or
+three after the sound does, so each edge is then moved back to where the loudness
+crossed a tenth of the speech's (at most `LOOKBACK` frames): speech starts and stops
+within a frame of the sound, and the silence window runs from the real end. Times are milliseconds of input audio
 since the connection began, at the frame's edge (32 ms resolution). It also says when
 silence has lasted `early_ms` (`SilenceBegan`), so the speech so far can be transcribed
 while the silence window runs out, and `SpeechResumed` if the user then goes on."""
@@ -17,6 +20,7 @@ while the silence window runs out, and `SpeechResumed` if the user then goes on.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -31,6 +35,8 @@ CONTEXT = 64
 NEGATIVE_MARGIN = 0.15  # silence is below threshold - margin (Silero's hysteresis)
 #: frames that an append may carry before its VAD runs on a thread
 INLINE_FRAMES = 8
+LOOKBACK = 3  # frames an edge may move back to where the loudness changed
+QUIET = 0.1  # a frame is quiet below this share of the speech's loudness (-20 dB)
 
 Floats = npt.NDArray[np.float32]
 
@@ -122,6 +128,9 @@ class TurnDetector:
         self.state = VadState()
         self.pending = np.zeros(0, dtype=np.float32)
         self.frames = 0  # frames seen so far
+        self.loudness: deque[float] = deque(maxlen=LOOKBACK + 1)  # RMS of the last frames
+        self.level = 0.0  # the loudest speech frame of the speech in progress
+        self.floor = 0  # frames before this one belong to the last speech
         self.speaking = False
         self.silence_ms: int | None = None  # where the current silence began
         self.early_told = False
@@ -138,34 +147,62 @@ class TurnDetector:
             self.pending = data[whole * FRAME :].copy()
             if not whole:
                 return []
-            probs = self.model.run(data[: whole * FRAME].reshape(whole, FRAME), self.state)
+            frames = data[: whole * FRAME].reshape(whole, FRAME)
+            probs = self.model.run(frames, self.state)
+            rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
             events: list[VadEvent] = []
-            for p in probs:
-                self._step(float(p), self.frames * FRAME_MS, events)
+            for p, loud in zip(probs, rms, strict=True):
+                self.loudness.append(float(loud))
+                self._step(float(p), events)
                 self.frames += 1
             return events
 
-    def _step(self, p: float, start: int, events: list[VadEvent]) -> None:
+    def _edge(self, reference: float) -> int:
+        """The frame (index) where the sound crossed a tenth of `reference`, looking
+        back from the current one: the first of the loud frames before it."""
+        edge = self.frames
+        recent = list(self.loudness)[:-1]  # before the current frame, newest last
+        for back, loud in enumerate(reversed(recent), 1):
+            if self.frames - back < self.floor or loud < QUIET * reference:
+                break
+            edge = self.frames - back
+        return edge
+
+    def _quiet_since(self) -> int:
+        """The frame after the last loud one (the current frame is quiet)."""
+        recent = list(self.loudness)[:-1]
+        for back, loud in enumerate(reversed(recent), 1):
+            if self.frames - back < self.floor:
+                break
+            if loud >= QUIET * self.level:
+                return self.frames - back + 1
+        return max(self.floor, self.frames - len(recent))
+
+    def _step(self, p: float, events: list[VadEvent]) -> None:
         c = self.config
+        start, loud = self.frames * FRAME_MS, self.loudness[-1]
         if not self.speaking:
             if p >= c.threshold:
                 self.speaking, self.silence_ms, self.early_told = True, None, False
-                events.append(SpeechStarted(start))
+                self.level = loud
+                events.append(SpeechStarted(self._edge(loud) * FRAME_MS))
             return
         if p >= c.threshold:
+            self.level = max(self.level, loud)
             if self.silence_ms is not None:
                 self.silence_ms = None
                 if self.early_told:
                     self.early_told = False
                     events.append(SpeechResumed())
         elif p < max(c.threshold - NEGATIVE_MARGIN, 0.01) and self.silence_ms is None:
-            self.silence_ms = start
+            self.silence_ms = self._quiet_since() * FRAME_MS
         if self.silence_ms is None:
             return
         silent = start + FRAME_MS - self.silence_ms
         if silent >= c.silence_duration_ms:
             events.append(SpeechStopped(start + FRAME_MS, self.silence_ms))
             self.speaking, self.silence_ms, self.early_told = False, None, False
+            self.floor = self.frames + 1
         elif 0 <= self.early_ms <= silent and not self.early_told:
             self.early_told = True
             events.append(SilenceBegan(self.silence_ms))
