@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from voice_worker import deps
 from voice_worker.catalog.router import router as catalog_router
 from voice_worker.components import build_components
+from voice_worker.console.router import router as console_router
 from voice_worker.conversation.router import router as voice_chat_router
 from voice_worker.conversation.sessions_router import router as voice_sessions_router
 from voice_worker.health.router import router as health_router
@@ -40,6 +41,7 @@ ROUTERS: list[APIRouter] = [
     voice_sessions_router,
     voice_chat_router,
     realtime_router,
+    console_router,
 ]
 
 
