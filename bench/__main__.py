@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: module names under bench/, in the order `make bench` runs them
-MODULES = ["model_server", "worker", "chat", "turns"]
+MODULES = ["model_server", "worker", "chat", "turns", "realtime"]
 
 
 def main(names: list[str]) -> int:
