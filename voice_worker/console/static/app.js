@@ -241,7 +241,14 @@ function onEvent(e) {
     case "response.done":
       state.responding = false;
       stats.responses += 1;
-      if (e.response.status === "cancelled") turn().el.querySelector(".reply").classList.add("cancelled");
+      if (e.response.status === "cancelled") {
+        const reply = turn().el.querySelector(".reply");
+        reply.classList.add("cancelled");
+        if (!turn().reply) reply.textContent = "(interrupted before it was heard)";
+      } else if (e.response.status === "failed") {
+        const error = e.response.status_details && e.response.status_details.error;
+        turn().el.querySelector(".reply").textContent = `(failed: ${error ? error.message : "?"})`;
+      }
       stats.replies.push(turn().reply);
       showThinking(turn());
       break;
