@@ -213,8 +213,8 @@ class RealtimeSettings(BaseModel):
     early_transcription_ms: int = Field(
         96,
         ge=-1,
-        description="Server VAD: after this much silence the speech so far is transcribed "
-        "ahead of the turn's end (thrown away if the user goes on); -1: never.",
+        description="After this much silence the speech so far is transcribed ahead of the "
+        "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
     )
 
 
