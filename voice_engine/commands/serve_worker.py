@@ -57,6 +57,5 @@ def run(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         ws_max_size=settings.realtime.max_event_bytes,  # the realtime WebSocket
         ws_per_message_deflate=False,  # base64 audio hardly compresses; the CPU is better spent
-
     )
     return 0

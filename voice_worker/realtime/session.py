@@ -1,5 +1,6 @@
-"""One connection's state and its client events: the input audio buffer and the server
-VAD on it, the conversation's items, and the response in progress.
+"""One connection's state and its client events: the input audio (realtime/input.py:
+the buffer and the turn detection on it), the conversation's items, and the response
+in progress.
 
 Each client event goes through one table (`routes`: event type -> method); a method
 checks the event, changes the state, puts events in the outbox and returns quickly:
@@ -7,11 +8,9 @@ transcriptions and responses run as tasks, so `response.cancel` or speech over a
 is handled while they run. Domain errors raised here become `error` events with the
 client's `event_id` (realtime/errors.py) and the connection goes on.
 
-The buffer holds pcm16 24 kHz audio; with server VAD it keeps only the prefix padding
-until speech starts, and a turn is committed when the silence window runs out. The VAD
-also runs in push-to-talk sessions, only to transcribe early: when the user falls
-silent (VOICE_REALTIME__EARLY_TRANSCRIPTION_MS), the speech so far is transcribed at
-once, and the commit uses that transcript if nothing was said after it.
+With server VAD a turn is committed when the silence window runs out, and speech over
+a response cancels it (`interrupt_response`); the commit uses the early transcript when
+there is one (the speech transcribed as soon as the user fell silent).
 
 A realtime session's user items wait for a response (automatic after a VAD turn when
 `create_response`, else `response.create`), which answers them all as one turn. A
@@ -24,7 +23,6 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from openai.types.realtime import (
@@ -46,39 +44,20 @@ from pydantic import BaseModel
 
 from voice_worker.conversation.engine import Heard, VoiceChatEngine
 from voice_worker.conversation.prompt import persona
-from voice_worker.errors import InvalidRequest, PayloadTooLarge, VoiceError
+from voice_worker.errors import InvalidRequest, VoiceError
 from voice_worker.realtime import events as ev
-from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, decode_audio, milliseconds, wav
+from voice_worker.realtime.audio import decode_audio, wav
 from voice_worker.realtime.config import RealtimeConfig, apply_update, session_object
 from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.input import InputAudio, SpeechBegan, Turn
 from voice_worker.realtime.outbox import Outbox
 from voice_worker.realtime.response import Reply, ResponseRun, UserItem, pcm_options
-from voice_worker.realtime.vad import (
-    FRAME_MS,
-    SilenceBegan,
-    SileroModel,
-    SpeechResumed,
-    SpeechStarted,
-    SpeechStopped,
-    TurnDetector,
-    VadConfig,
-    VadEvent,
-)
+from voice_worker.realtime.vad import SileroModel
 from voice_worker.settings import RealtimeSettings
 from voice_worker.store.base import SessionRecord
 
 log = logging.getLogger(__name__)
 Hear = Callable[[bytes, RealtimeConfig], Coroutine[Any, Any, Heard]]
-
-
-@dataclass
-class Early:
-    """A transcription started when the user fell silent, of the buffer up to `end`;
-    dropped as soon as the user speaks again (or the buffer changes), so one still here
-    at the commit heard everything said."""
-
-    end: int  # bytes of the buffer it covers
-    task: asyncio.Task[Heard]
 
 
 class RealtimeSession:
@@ -96,19 +75,11 @@ class RealtimeSession:
         self.config, self.settings, self.outbox = config, settings, outbox
         self.hear, self.session_id = hear, session_id
         self.engine, self.record = engine, record
-        self.buffer = bytearray()
-        self.buffer_ms = 0  # the input time (ms since the connection began) of buffer[0]
-        self.speech_item: str | None = None  # the item of the speech in progress (VAD)
-        self.early: Early | None = None
-        self.detector = TurnDetector(
-            vad_model, config.turn_detection or VadConfig(), settings.early_transcription_ms
-        )
-        self.downsampler = Downsampler()
+        self.input = InputAudio(settings, vad_model, config.turn_detection, self._transcribe_early)
         self.pending: list[UserItem] = []
         self.last_item: str | None = None
         self.response: ResponseRun | None = None
         self.replies: dict[str, Reply] = {}
-        self.tasks: set[asyncio.Task[object]] = set()
         self.routes: dict[str, Callable[[BaseModel], Awaitable[None]]] = {
             "session.update": self._session_update,
             "input_audio_buffer.append": self._append,
@@ -136,146 +107,58 @@ class RealtimeSession:
     async def _session_update(self, event: BaseModel) -> None:
         assert isinstance(event, SessionUpdateEvent)
         self.config = apply_update(self.config, event.session, self.settings.max_instructions_chars)
-        self.detector.reset(self.config.turn_detection or VadConfig())
+        self.input.configure(self.config.turn_detection)
         self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
 
     # the input audio buffer -----------------------------------------------------------
-    @property
-    def audio_ms(self) -> int:
-        """Input time now: ms of audio appended since the connection began."""
-        return self.buffer_ms + milliseconds(len(self.buffer))
-
     async def _append(self, event: BaseModel) -> None:
         assert isinstance(event, InputAudioBufferAppendEvent)
-        pcm = decode_audio(event.audio)
-        if len(pcm) > self.settings.max_append_bytes:
-            raise PayloadTooLarge(
-                f"audio holds {len(pcm)} bytes; at most {self.settings.max_append_bytes} "
-                "per append",
-                param="audio",
-                code="audio_too_large",
-            )
-        cap = int(self.settings.max_buffer_seconds * 1000) * BYTES_PER_MS
-        if len(self.buffer) + len(pcm) > cap:
-            raise InvalidRequest(
-                f"the input audio buffer holds {self.settings.max_buffer_seconds:g} s at "
-                "most; commit or clear it (this audio was dropped)",
-                param="audio",
-                code="input_audio_buffer_full",
-            )
-        self.buffer += pcm
-        samples = self.downsampler.feed(pcm)
-        if self.detector.costly(len(samples)):
-            found = await asyncio.to_thread(self.detector.feed, samples)
-        else:
-            found = self.detector.feed(samples)
-        for vad_event in found:
-            await self._vad(vad_event)
-        if self.config.turn_detection is not None and self.speech_item is None:
-            self._keep_recent(self.config.turn_detection.prefix_padding_ms + FRAME_MS)
-
-    def _keep_recent(self, ms: int) -> None:
-        """While nobody speaks, the buffer keeps only what prefix padding may need."""
-        extra = len(self.buffer) - ms * BYTES_PER_MS
-        if extra > 0:
-            self._drop(extra)
-
-    def _drop(self, size: int) -> None:
-        size -= size % 2
-        del self.buffer[:size]
-        self.buffer_ms += milliseconds(size)
-        self._discard_early()
-
-    def _discard_early(self) -> None:
-        if self.early is not None:
-            self.early.task.cancel()
-            self.early = None
-
-    def _offset(self, ms: int) -> int:
-        """The buffer position of input time `ms`."""
-        position = max(0, (ms - self.buffer_ms) * BYTES_PER_MS)
-        return min(position, len(self.buffer))
-
-    async def _vad(self, found: VadEvent) -> None:
-        vad = self.config.turn_detection
-        if isinstance(found, SpeechStarted):
-            self._discard_early()
-            if vad is None:
-                return
-            start = max(self.buffer_ms, found.at_ms - vad.prefix_padding_ms)
-            self._drop(self._offset(start))
-            self.speech_item = new_id("item")
-            self.outbox.put(
-                ev.event(
+        for found in await self.input.append(decode_audio(event.audio)):
+            if isinstance(found, SpeechBegan):
+                started = ev.event(
                     InputAudioBufferSpeechStartedEvent,
-                    audio_start_ms=start,
-                    item_id=self.speech_item,
+                    audio_start_ms=found.audio_start_ms,
+                    item_id=found.item_id,
                 )
-            )
-            if vad.interrupt_response and self.response is not None:
-                await self.response.cancel("turn_detected")
-        elif isinstance(found, SilenceBegan):
-            self._transcribe_early(self._offset(found.at_ms))
-        elif isinstance(found, SpeechResumed):
-            self._discard_early()
-        elif isinstance(found, SpeechStopped) and vad is not None and self.speech_item:
-            item_id, self.speech_item = self.speech_item, None
-            self.outbox.put(
-                ev.event(
-                    InputAudioBufferSpeechStoppedEvent, audio_end_ms=found.at_ms, item_id=item_id
+                self.outbox.put(started)
+                vad = self.config.turn_detection
+                if vad is not None and vad.interrupt_response and self.response is not None:
+                    await self.response.cancel("turn_detected")
+            else:
+                stopped = ev.event(
+                    InputAudioBufferSpeechStoppedEvent,
+                    audio_end_ms=found.audio_end_ms,
+                    item_id=found.turn.item_id,
                 )
-            )
-            self._commit_audio(item_id, self._offset(found.at_ms))
-            if vad.create_response and self.record is not None:
-                await self._respond(automatic=True)
-
-    def _transcribe_early(self, end: int) -> None:
-        if self.settings.early_transcription_ms < 0 or end < self._min_commit_bytes():
-            return
-        audio = wav(bytes(self.buffer[:end]))
-        self.early = Early(end, asyncio.create_task(self.hear(audio, self.config)))
-        self.early.task.add_done_callback(_quiet)
-
-    def _min_commit_bytes(self) -> int:
-        return self.settings.min_commit_ms * BYTES_PER_MS
+                self.outbox.put(stopped)
+                self._committed(found.turn)
+                vad = self.config.turn_detection
+                if vad is not None and vad.create_response and self.record is not None:
+                    await self._respond(automatic=True)
 
     async def _commit(self, event: BaseModel) -> None:
-        if len(self.buffer) < max(self._min_commit_bytes(), 2):
-            have = milliseconds(len(self.buffer))
-            raise InvalidRequest(
-                f"buffer too small: a commit needs at least {self.settings.min_commit_ms} ms "
-                f"of audio, the buffer holds {have} ms",
-                param="audio",
-                code="input_audio_buffer_commit_empty",
-            )
-        item_id, self.speech_item = self.speech_item or new_id("item"), None
-        self.detector.reset()
-        self._commit_audio(item_id, len(self.buffer))
+        self._committed(self.input.commit())
 
     async def _clear(self, event: BaseModel) -> None:
-        self._drop(len(self.buffer))
-        self.speech_item = None
-        self.detector.reset()
+        self.input.clear()
         self.outbox.put(ev.event(InputAudioBufferClearedEvent))
 
-    def _commit_audio(self, item_id: str, end: int) -> None:
-        """The buffer up to `end` becomes a user item; its transcription starts."""
-        audio = bytes(self.buffer[:end])
-        early, self.early = self.early, None  # used here, or dropped below
-        reuse = early is not None and end >= early.end
-        if early is not None and not reuse:
-            early.task.cancel()
-        self._drop(end)
+    def _transcribe_early(self, audio: bytes) -> asyncio.Task[Heard]:
+        return asyncio.create_task(self.hear(audio, self.config))
+
+    def _committed(self, turn: Turn) -> None:
+        """A turn of audio becomes a user item; its transcription starts (or goes on)."""
+        previous, self.last_item = self.last_item, turn.item_id
         self.outbox.put(
             ev.event(
-                InputAudioBufferCommittedEvent, item_id=item_id, previous_item_id=self.last_item
+                InputAudioBufferCommittedEvent, item_id=turn.item_id, previous_item_id=previous
             )
         )
-        previous, self.last_item = self.last_item, item_id
-        self.outbox.put(ev.item_added(ev.user_item(item_id), previous))
-        source = early.task if reuse and early is not None else None
-        task = asyncio.create_task(self._transcription(item_id, previous, audio, source))
-        self.pending.append(UserItem(item_id, heard=task))
+        self.outbox.put(ev.item_added(ev.user_item(turn.item_id), previous))
+        task = asyncio.create_task(
+            self._transcription(turn.item_id, previous, turn.audio, turn.early)
+        )
+        self.pending.append(UserItem(turn.item_id, heard=task))
 
     async def _transcription(
         self,
@@ -450,11 +333,4 @@ class RealtimeSession:
         for item in self.pending:
             if item.heard is not None:
                 item.heard.cancel()
-        if self.early is not None:
-            self.early.task.cancel()
-
-
-def _quiet(task: asyncio.Task[Heard]) -> None:
-    """An early transcription nobody waits for: its failure is not worth a warning."""
-    if not task.cancelled():
-        task.exception()
+        self.input.close()

@@ -14,8 +14,9 @@ three after the sound does, so each edge is then moved back to where the loudnes
 crossed a tenth of the speech's (at most `LOOKBACK` frames): speech starts and stops
 within a frame of the sound, and the silence window runs from the real end. Times are
 milliseconds of input audio since the connection began, at a frame's edge (32 ms
-resolution). It also says when silence has lasted `early_ms` (`SilenceBegan`), so the speech so far can be transcribed
-while the silence window runs out, and `SpeechResumed` if the user then goes on."""
+resolution). It also says when silence has lasted `early_ms` (`SilenceBegan`), so the
+speech so far can be transcribed while the silence window runs out, and
+`SpeechResumed` if the user then goes on."""
 
 from __future__ import annotations
 
