@@ -5,6 +5,7 @@ barge-in and truncation; a transcription-only session as pipecat and LiveKit ope
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -140,6 +141,13 @@ async def test_the_same_with_the_beta_names(worker: Worker, venice: Any) -> None
         await connection.response.create()
         seen: list[Any] = []
         done = await until(connection, of_type("response.done"), seen)
+        typed: Any = TYPED
+        await connection.conversation.item.create(item=typed)  # and a typed turn
+        await connection.response.create()
+        second: list[Any] = []
+        again = await until(connection, of_type("response.done"), second)
+        assert again.response.status == "completed"
+        assert text_of(second, "response.audio_transcript.delta") == "Hello from Venice."
     kinds = {e.type for e in seen}
     assert {
         "input_audio_buffer.committed",
@@ -280,3 +288,19 @@ async def test_one_session_one_connection(worker: Worker, venice: Any) -> None:
     ) as connection:
         assert (await recv(connection)).session.model_dump()["id"] == session_id
     assert await history(worker, session_id) == ["Hm?", "Hello from Venice."]
+
+
+async def test_a_client_that_leaves_mid_reply_stores_nothing(worker: Worker, venice: Any) -> None:
+    venice.scenario = "paced"  # the reply stops half-way until released (never, here)
+    abandoned = venice.abandoned
+    async with worker.sdk().realtime.connect(model="m") as connection:
+        session_id = (await recv(connection)).session.model_dump()["id"]
+        await connection.conversation.item.create(item=TYPED)
+        await connection.response.create()
+        await until(connection, of_type("response.output_audio.delta"))
+    for _ in range(100):  # the worker notices the connection is gone
+        if venice.abandoned > abandoned:
+            break
+        await asyncio.sleep(0.05)
+    assert venice.abandoned == abandoned + 1  # the chat upstream was closed
+    assert await history(worker, session_id) == []
