@@ -304,3 +304,33 @@ async def test_a_client_that_leaves_mid_reply_stores_nothing(worker: Worker, ven
         await asyncio.sleep(0.05)
     assert venice.abandoned == abandoned + 1  # the chat upstream was closed
     assert await history(worker, session_id) == []
+
+
+async def test_truncating_a_finished_reply_cuts_the_stored_message(
+    worker: Worker, venice: Any
+) -> None:
+    venice.scenario = "long"  # twelve sentences: the player is far behind the server
+    async with worker.sdk().realtime.connect(model="m") as connection:
+        session_id = (await recv(connection)).session.model_dump()["id"]
+        await connection.conversation.item.create(item=TYPED)
+        await connection.response.create()
+        seen: list[Any] = []
+        done = await until(connection, of_type("response.done"), seen, timeout=90)
+        assert done.response.status == "completed"
+        full = text_of(seen)
+        seconds = len(audio_of(seen)) / 48_000
+        assert seconds > 10
+        item_id = done.response.output[0].id
+        await connection.conversation.item.truncate(
+            item_id=item_id, content_index=0, audio_end_ms=int(seconds * 1000 * 0.5)
+        )
+        await until(connection, of_type("conversation.item.truncated"))
+        await connection.conversation.item.truncate(  # past the end: refused
+            item_id=item_id, content_index=0, audio_end_ms=int(seconds * 1000) + 500
+        )
+        refused = await until(connection, of_type("error"))
+        assert refused.error.param == "audio_end_ms"
+    typed, stored = await history(worker, session_id)
+    assert typed == "Hm?"
+    assert full.strip().startswith(stored) and len(words(full)) / 3 < len(words(stored))
+    assert len(words(stored)) < len(words(full)) * 2 / 3  # about half of it was heard

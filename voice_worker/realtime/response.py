@@ -232,10 +232,9 @@ class ResponseRun:
         elif status == "cancelled" and self.turn is not None:
             transcript = self.spoken.heard(self.spoken.seconds)
             message_id = await self._store_heard(transcript)
-        else:
+        else:  # failed, or cancelled before it began: its user items wait for the next
             transcript = self.spoken.heard(self.spoken.seconds)
-            if self.turn is None:  # its user items were never answered
-                self.on_unanswered(self.items)
+            self.on_unanswered(self.items)
         output: list[BaseModel] = []
         if self.item_started:
             item_status: ev.Status = "completed" if status == "completed" else "incomplete"
