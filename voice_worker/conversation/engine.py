@@ -155,6 +155,7 @@ class VoiceChatEngine:
         self, session: str | SessionRecord, audio: bytes, options: TurnOptions | None = None
     ) -> Turn:
         record = await self.session(session)
+        self._check_audio(audio)
         self._role(record)  # an unknown role: refused before the audio is transcribed
         watch = Stopwatch()
         return await self.begin_heard(record, await self.hear(record, audio), options, watch)
@@ -165,15 +166,19 @@ class VoiceChatEngine:
         """What the user said in `audio` (an encoded file), in `language` (None: the
         session's)."""
         record = await self.session(session)
+        stt = self._check_audio(audio)
+        watch = Stopwatch()
+        language = record.settings.language if language is None else language
+        options = TranscriptionOptions(language=language or None)
+        transcript = await call_provider("speech-to-text", stt.transcribe(audio, options))
+        return Heard(transcript, watch.seconds)
+
+    def _check_audio(self, audio: bytes) -> STTProvider:
         if self.stt is None:
             raise InvalidRequest("this worker has no speech-to-text provider configured")
         if not audio:
             raise InvalidRequest("the audio file is empty", param="audio")
-        watch = Stopwatch()
-        language = record.settings.language if language is None else language
-        options = TranscriptionOptions(language=language or None)
-        transcript = await call_provider("speech-to-text", self.stt.transcribe(audio, options))
-        return Heard(transcript, watch.seconds)
+        return self.stt
 
     async def begin_heard(
         self,
