@@ -106,8 +106,10 @@ class RealtimeSession:
 
     async def _session_update(self, event: BaseModel) -> None:
         assert isinstance(event, SessionUpdateEvent)
+        before = self.config.turn_detection
         self.config = apply_update(self.config, event.session, self.settings.max_instructions_chars)
-        self.input.configure(self.config.turn_detection)
+        if self.config.turn_detection != before:
+            self.input.configure(self.config.turn_detection)
         self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
 
     # the input audio buffer -----------------------------------------------------------
