@@ -12,8 +12,8 @@ from /v1/audio/speech), so the real end of each utterance is known from its samp
 
 Series: server VAD with a 500 ms and a 300 ms silence window (end of speech -> first
 audio, and the stages: VAD end, transcript, first reply token, first audio); push to
-talk, the button let go 300 ms after the end of speech and at once (commit -> first
-audio); barge-in, by `response.cancel` (cancel -> last audio delta, -> response.done)
+talk, the button let go 300 ms after the real end of speech and at once (commit ->
+first audio); barge-in, by `response.cancel` (cancel -> last audio delta, -> response.done)
 and by speech over the reply (speech_started -> last audio delta), each over a long
 reply (a typed request for a story) 200 ms after its first audio. The worker's own
 stage timings (the stored reply's `timings`) are read from the sessions API.
@@ -253,8 +253,10 @@ async def push_to_talk_series(
                 await connection.send({"type": "input_audio_buffer.commit"})
                 await connection.send({"type": "response.create"})
 
+            # the voice's own trailing silence cut off: let go `release` after the real end
+            said = utterance.pcm[: int(utterance.end * RATE) * 2]
             tail = b"\0" * (int(release * RATE) * 2)
-            padded = Utterance(utterance.text, utterance.pcm + tail, utterance.end)
+            padded = Utterance(utterance.text, said + tail, utterance.end)
             end, _ = await connection.say(padded, then=let_go)
             commit = await committed
             _, heard_at, _ = await connection.next(
@@ -384,7 +386,7 @@ async def run(url: str) -> dict[str, list[Sample]]:
         print(f"  server VAD {window} ms ...", flush=True)
         results[f"server VAD {window} ms"] = await vad_series(url, ws_url, speech, window)
     for release in (0.3, 0.0):
-        label = f"push to talk, released {release * 1000:.0f} ms after speech"
+        label = f"push to talk, let go {release * 1000:.0f} ms after the end of speech"
         print(f"  {label} ...", flush=True)
         results[label] = await push_to_talk_series(url, ws_url, speech, release)
     print("  barge-in ...", flush=True)
@@ -398,8 +400,12 @@ def p50_ms(samples: list[Sample], key: str) -> float:
 
 
 def targets(results: dict[str, list[Sample]]) -> list[dict[str, Any]]:
-    ptt = p50_ms(results["push to talk, released 300 ms after speech"], "commit_to_first_audio")
-    ptt_now = p50_ms(results["push to talk, released 0 ms after speech"], "commit_to_first_audio")
+    ptt = p50_ms(
+        results["push to talk, let go 300 ms after the end of speech"], "commit_to_first_audio"
+    )
+    ptt_now = p50_ms(
+        results["push to talk, let go 0 ms after the end of speech"], "commit_to_first_audio"
+    )
     vad = p50_ms(results["server VAD 300 ms"], "end_to_first_audio")
     cancel = p50_ms(results["barge-in: response.cancel"], "cancel_to_last_audio")
     speech = p50_ms(results["barge-in: speech over the reply"], "speech_to_last_audio")
