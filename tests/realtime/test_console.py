@@ -77,7 +77,7 @@ async def test_the_console_hears_speech_and_plays_the_reply(
     assert stats["audioSecondsScheduled"] > 0.5 and not stats["errors"]
     shown = await page.inner_text("#turns")
     assert "Hello from Venice." in shown and "fellow American" in shown
-    assert "first audio" in await page.inner_text(".latency")
+    assert "first audio" in shown  # a latency strip
     await page.wait_for_function("document.querySelectorAll('#messages .m').length >= 2")
     assert "Hello from Venice." in await page.inner_text("#messages")  # the history
     assert not problems

@@ -20,7 +20,7 @@ const stats = (window.consoleStats = {
 const state = {
   ws: null, ctx: null, node: null, sessionId: params.get("session"), mode: "handsfree",
   talking: false, pcm: new Float32Array(0), playhead: 0, sources: [], playing: null,
-  turn: null, responding: false,
+  turn: null, responding: false, byItem: {}, byResponse: {},
 };
 
 // --- the page ------------------------------------------------------------------
@@ -29,19 +29,24 @@ function setStatus(text, kind = "") {
   $("status").className = "status " + kind;
 }
 
-function newTurn() {
+// A turn on the page: what the user said and the response to it. Events find theirs by
+// item (the user's) or response id: a response's last events may come after the user has
+// begun the next turn.
+function newTurn(itemId) {
   const el = document.createElement("div");
   el.className = "turn";
   el.innerHTML = '<div class="user"></div><div class="reply"></div><div class="latency"></div>';
   $("turns").prepend(el);
   state.turn = { el, t0: null, marks: {}, reply: "" };
+  if (itemId) state.byItem[itemId] = state.turn;
   return state.turn;
 }
 
 function turn() { return state.turn || newTurn(); }
+function turnOfItem(id) { return state.byItem[id] || turn(); }
+function turnOfResponse(id) { return state.byResponse[id] || turn(); }
 
-function mark(name, label) {
-  const t = turn();
+function mark(t, name, label) {
   if (t.t0 === null || name in t.marks) return;
   t.marks[name] = performance.now() - t.t0;
   renderLatency(t, name, label, t.marks[name]);
@@ -149,7 +154,7 @@ function toBase64(floats) {
 }
 
 // --- the reply's audio ----------------------------------------------------------
-function play(b64, itemId) {
+function play(b64, itemId, t) {
   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
   const view = new DataView(bytes.buffer);
   const samples = new Float32Array(bytes.length / 2);
@@ -161,7 +166,9 @@ function play(b64, itemId) {
   source.buffer = buffer;
   source.connect(state.ctx.destination);
   const at = Math.max(state.ctx.currentTime + 0.02, state.playhead);
-  if (!state.playing || state.playing.itemId !== itemId) state.playing = { itemId, start: at, seconds: 0 };
+  if (!state.playing || state.playing.itemId !== itemId) {
+    state.playing = { itemId, turn: t, start: at, seconds: 0 };
+  }
   source.start(at);
   state.playhead = at + buffer.duration;
   state.playing.seconds += buffer.duration;
@@ -191,8 +198,7 @@ function interrupt() {
   // the user speaks over the reply: stop it here, and tell the server what was heard
   if (stillPlaying()) {
     send({ type: "conversation.item.truncate", item_id: state.playing.itemId, content_index: 0, audio_end_ms: playedMs() });
-    const reply = turn().el.querySelector(".reply");
-    reply.classList.add("cancelled");
+    state.playing.turn.el.querySelector(".reply").classList.add("cancelled");
   }
   stopPlayback();
   state.playing = null;
@@ -208,50 +214,57 @@ function onEvent(e) {
       break;
     case "input_audio_buffer.speech_started":
       interrupt();
-      newTurn();
+      newTurn(e.item_id);
       break;
     case "input_audio_buffer.speech_stopped": {
-      const t = turn();
+      const t = turnOfItem(e.item_id);
       t.t0 = performance.now();
       renderLatency(t, "vad", "VAD end", Number($("silence").value) || 500);
       break;
     }
-    case "conversation.item.input_audio_transcription.completed":
-      turn().el.querySelector(".user").textContent = e.transcript;
+    case "conversation.item.input_audio_transcription.completed": {
+      const t = turnOfItem(e.item_id);
+      t.el.querySelector(".user").textContent = e.transcript;
       stats.transcripts.push(e.transcript);
-      mark("stt", "STT");
+      mark(t, "stt", "STT");
       break;
+    }
     case "conversation.item.input_audio_transcription.failed":
-      turn().el.querySelector(".user").textContent = "(nothing heard)";
+      turnOfItem(e.item_id).el.querySelector(".user").textContent = "(nothing heard)";
       break;
     case "response.created":
       state.responding = true;
+      state.byResponse[e.response.id] = turn(); // it answers what the user just said
       break;
     case "response.output_audio_transcript.delta": {
-      const t = turn();
+      const t = turnOfResponse(e.response_id);
       t.reply += e.delta;
       t.el.querySelector(".reply").textContent = t.reply;
-      mark("token", "first token");
+      mark(t, "token", "first token");
       break;
     }
-    case "response.output_audio.delta":
-      mark("audio", "first audio");
-      play(e.delta, e.item_id);
+    case "response.output_audio.delta": {
+      const t = turnOfResponse(e.response_id);
+      mark(t, "audio", "first audio");
+      play(e.delta, e.item_id, t);
       break;
-    case "response.done":
+    }
+    case "response.done": {
+      const t = turnOfResponse(e.response.id);
       state.responding = false;
       stats.responses += 1;
+      const reply = t.el.querySelector(".reply");
       if (e.response.status === "cancelled") {
-        const reply = turn().el.querySelector(".reply");
         reply.classList.add("cancelled");
-        if (!turn().reply) reply.textContent = "(interrupted before it was heard)";
+        if (!t.reply) reply.textContent = "(interrupted before it was heard)";
       } else if (e.response.status === "failed") {
         const error = e.response.status_details && e.response.status_details.error;
-        turn().el.querySelector(".reply").textContent = `(failed: ${error ? error.message : "?"})`;
+        reply.textContent = `(failed: ${error ? error.message : "?"})`;
       }
-      stats.replies.push(turn().reply);
-      showThinking(turn());
+      stats.replies.push(t.reply);
+      showThinking(t);
       break;
+    }
     case "error":
       stats.errors.push(e.error);
       setStatus(`error: ${e.error.message}`, "error");
