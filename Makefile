@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev install-qwen bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen browser bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,13 @@ install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama  ## install the engine plus
 
 install-qwen: $(QVENV)/.stamp-qwen  ## the Qwen3-TTS extra (torch) in .venv-qwen, for its tests and GPU use
 
+# The console's browser test drives Debian's chromium through Playwright (the system
+# binary: Playwright downloads no browser). Installed once, with apt, when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:  ## install chromium (Debian/Ubuntu) for the console's browser test
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+
 run: install  ## bring the engine up on embedded defaults (offline): model server + voice worker
 	$(BIN)/voice-engine up --host $(HOST)
 
@@ -88,7 +95,7 @@ lint: install-dev  ## ruff, mypy and the import rules (lint-imports)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: install-dev install-qwen lint  ## install what the tests need, lint, and run every test
+test: install-dev install-qwen browser lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(QBIN)/pytest -q -p no:cacheprovider tests/qwen3
 

@@ -20,6 +20,7 @@ from voice_worker.auth.middleware import AuthMiddleware
 from voice_worker.auth.router import router as client_secrets_router
 from voice_worker.catalog.router import router as catalog_router
 from voice_worker.components import build_components
+from voice_worker.console.router import router as console_router
 from voice_worker.conversation.router import router as voice_chat_router
 from voice_worker.conversation.sessions_router import router as voice_sessions_router
 from voice_worker.health.router import router as health_router
@@ -27,6 +28,8 @@ from voice_worker.http import errors, openapi
 from voice_worker.http.middleware import RequestIdMiddleware
 from voice_worker.observability.http import MetricsMiddleware
 from voice_worker.ratelimit.middleware import RateLimitMiddleware
+from voice_worker.realtime.router import router as realtime_router
+from voice_worker.realtime.services import RealtimeServices
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -44,6 +47,8 @@ ROUTERS: list[APIRouter] = [
     voice_sessions_router,
     voice_chat_router,
     client_secrets_router,
+    realtime_router,
+    console_router,
 ]
 
 
@@ -72,7 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             components = await build_components(settings, stack)
-            deps.install(app.state, components)
+            realtime = await RealtimeServices.build(
+                components.conversation,
+                components.sessions,
+                components.transcriber,
+                settings.realtime,
+            )
+            deps.install(app.state, components, realtime)
             log.info(
                 "voice worker ready",
                 extra={

@@ -8,17 +8,19 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from starlette.datastructures import State
+from starlette.requests import HTTPConnection
 
 from voice_worker.catalog.catalog import Catalog
 from voice_worker.components import Components
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.health.probe import HealthProbe
+from voice_worker.realtime.services import RealtimeServices
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.transcription.transcriber import Transcriber
 
 
-def install(state: State, components: Components) -> None:
+def install(state: State, components: Components, realtime: RealtimeServices) -> None:
     state.speech = components.speech
     state.transcriber = components.transcriber
     state.conversation = components.conversation
@@ -26,6 +28,7 @@ def install(state: State, components: Components) -> None:
     state.catalog = components.catalog
     state.health = components.health
     state.rate_limiter = components.rate_limiter  # read by ratelimit.middleware
+    state.realtime = realtime
 
 
 def speech(request: Request) -> CachedSpeech:
@@ -50,6 +53,10 @@ def catalog(request: Request) -> Catalog:
 
 def health(request: Request) -> HealthProbe:
     return cast(HealthProbe, request.app.state.health)
+
+
+def realtime_services(connection: HTTPConnection) -> RealtimeServices:
+    return cast(RealtimeServices, connection.app.state.realtime)
 
 
 SpeechDep = Annotated[CachedSpeech, Depends(speech)]

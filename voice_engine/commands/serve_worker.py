@@ -95,4 +95,6 @@ def _serve(settings: Settings) -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        ws_max_size=settings.realtime.max_event_bytes,  # the realtime WebSocket
+        ws_per_message_deflate=False,  # base64 audio hardly compresses; the CPU is better spent
     )

@@ -13,15 +13,17 @@ from typing import Any
 from voice_worker.auth.authenticator import Authenticator, Credentials
 from voice_worker.auth.errors import Unauthenticated
 
-#: paths anyone may call: probes, metrics and counters, the API's own description
+#: paths anyone may call: probes, metrics and counters, the API's own description, the
+#: browser console's static page (it sends the key it is given on every call it makes)
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/debug/counters", "/docs", "/openapi.json"}
+    {"/", "/healthz", "/readyz", "/metrics", "/debug/counters", "/docs", "/openapi.json"}
 )
+OPEN_PREFIXES = ("/docs/", "/console/")
 REALM = "voice-engine"
 
 
 def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith("/docs/")
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 def credentials_of(scope: dict[str, Any]) -> Credentials:

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import replace
 
 from shared.audio.decoding import AudioDecodeError, probe
 from shared.audio.formats import AudioFormat
@@ -50,6 +51,8 @@ class TurnSpeech:
     ) -> AsyncGenerator[SpeechPiece, None]:
         said: list[str] = []
         audio = bytearray()
+        voice, model = self.speech.engine_names(options.voice, options.model)
+        options = replace(options, voice=voice, model=model)  # OpenAI's names mapped
 
         async def noted() -> AsyncIterator[str]:
             async for text in texts:

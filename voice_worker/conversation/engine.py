@@ -15,18 +15,24 @@ Every turn is for a `Principal`: a session that is not the caller's is NotFound,
 as a missing one (`session()`), whatever the transport. One turn of a session runs at a
 time across every worker (conversation.turn_lock), from reading its history to storing
 it. User text and history reach the chat provider as plain content: each provider keeps
-it from becoming template control tokens (chat.control, chat.local_prompt)."""
+it from becoming template control tokens (chat.control, chat.local_prompt).
+
+A spoken turn begins in two steps, `hear` (speech to text) and `begin_heard`, so a
+transport that listens continuously may transcribe early and discard it
+(`begin_audio` does both). A turn may differ from its session (`TurnOptions`: another
+persona, another output format). A reply the user interrupts is stored as far as it was
+heard (`store_interrupted`, then `truncate_reply` once the player says where it
+stopped): the history the model reads next is what the user heard."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from shared.logs import Stopwatch
-from shared.speakable import TextRejected, check_characters, has_speakable
+from shared.speakable import TextRejected, check_characters
 from voice_worker.auth.principal import Principal
 from voice_worker.chat.base import (
     ChatEnd,
@@ -35,7 +41,6 @@ from voice_worker.chat.base import (
     ChatProvider,
     ChatReply,
     TextDelta,
-    upstream_name,
 )
 from voice_worker.chat.base import ThinkingDelta as ChatThinking
 from voice_worker.chat.cache import ResponseCache
@@ -60,12 +65,27 @@ from voice_worker.conversation.idempotency import (
 )
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, persona, window_step
+from voice_worker.conversation.reply_stream import replayed, speakable_only
 from voice_worker.conversation.sessions import not_found
-from voice_worker.conversation.turn import TurnResult, call_provider, guarded, speech_options
+from voice_worker.conversation.turn import (
+    Heard,
+    Turn,
+    TurnOptions,
+    TurnResult,
+    call_provider,
+    guarded,
+    speech_options,
+)
 from voice_worker.conversation.turn_lock import TurnLocks
-from voice_worker.errors import Conflict, InProgress, InvalidRequest, NotFound, UpstreamFailed
+from voice_worker.conversation.turn_store import store_turn
+from voice_worker.errors import InvalidRequest, NotFound
 from voice_worker.observability import metrics
-from voice_worker.store.base import ChatStore, KeyLost, NewMessage, SessionRecord, TurnLeaseLost
+from voice_worker.store.base import (
+    ChatStore,
+    MessageRecord,
+    NewMessage,
+    SessionRecord,
+)
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
@@ -83,20 +103,6 @@ class Speaker(Protocol):
     def speak_known(
         self, text: str, options: SpeechOptions
     ) -> AsyncGenerator[SpeechPiece, None]: ...
-
-
-@dataclass
-class Turn:
-    """A turn begun: its session, what the user said, and the clock; with an
-    Idempotency-Key, the key it holds, or the stored result it replays."""
-
-    session: SessionRecord
-    user: NewMessage
-    role: str
-    watch: Stopwatch = field(default_factory=Stopwatch)
-    timings: dict[str, float] = field(default_factory=dict)
-    held: Held | None = None
-    replay: TurnResult | None = None
 
 
 class VoiceChatEngine:
@@ -129,32 +135,38 @@ class VoiceChatEngine:
         return found
 
     # -- beginning a turn: everything that can be refused before anything is said --
+    def check_text(self, text: str, param: str = "text") -> str:
+        """What a user typed, stripped; InvalidRequest when it cannot be a turn."""
+        text = (text or "").strip()
+        if not text:
+            raise InvalidRequest("the text is empty", param=param)
+        if len(text) > self.max_text_chars:
+            raise InvalidRequest(
+                f"the text is {len(text)} characters; at most {self.max_text_chars}",
+                param=param,
+                code="string_above_max_length",
+            )
+        try:
+            check_characters(text)
+        except TextRejected as exc:
+            raise InvalidRequest(exc.message, param=param, code="invalid_character") from None
+        return text
+
     async def begin_text(
         self,
         session: str | SessionRecord,
         text: str,
         principal: Principal,
         key: str | None = None,
+        options: TurnOptions | None = None,
     ) -> Turn:
         record = await self.session(session, principal)
-        text = (text or "").strip()
-        if not text:
-            raise InvalidRequest("the text is empty", param="text")
-        if len(text) > self.max_text_chars:
-            raise InvalidRequest(
-                f"the text is {len(text)} characters; at most {self.max_text_chars}",
-                param="text",
-                code="string_above_max_length",
-            )
-        try:
-            check_characters(text)
-        except TextRejected as exc:
-            raise InvalidRequest(exc.message, param="text", code="invalid_character") from None
+        user = NewMessage("user", self.check_text(text))
         role = self._role(record)
-        held = await self._claim(principal, key, "text", record.id, text)
+        held = await self._claim(principal, key, "text", record.id, user.text)
         if isinstance(held, TurnResult):
-            return Turn(record, NewMessage("user", text), role, replay=held)
-        return Turn(record, NewMessage("user", text), role, held=held)
+            return Turn(record, user, role, replay=held)
+        return Turn(record, user, role, options=options or TurnOptions(), held=held)
 
     async def begin_audio(
         self,
@@ -162,31 +174,60 @@ class VoiceChatEngine:
         audio: bytes,
         principal: Principal,
         key: str | None = None,
+        options: TurnOptions | None = None,
     ) -> Turn:
         record = await self.session(session, principal)
-        if self.stt is None:
-            raise InvalidRequest("this worker has no speech-to-text provider configured")
-        if not audio:
-            raise InvalidRequest("the audio file is empty", param="audio")
-        role = self._role(record)
+        self._check_audio(audio)
+        role = self._role(record)  # an unknown role: refused before the audio is transcribed
         held = await self._claim(principal, key, "audio", record.id, audio)
         if isinstance(held, TurnResult):
             return Turn(record, NewMessage("user", held.transcript or ""), role, replay=held)
         watch = Stopwatch()
-        options = TranscriptionOptions(language=record.settings.language or None)
         try:
             async with held.kept() if held else contextlib.nullcontext():
-                stt = self.stt.transcribe(audio, options)
-                transcript = await call_provider("speech-to-text", stt)
-            text = transcript.text.strip()
-            if not text:
-                raise InvalidRequest("no speech was recognized in the audio", param="audio")
+                heard = await self.hear(record, audio)
+            turn = self.begin_heard(record, heard, options, watch)
         except BaseException:
             if held is not None:
                 await held.release()
             raise
+        turn.held = held
+        return turn
+
+    async def hear(self, record: SessionRecord, audio: bytes, language: str | None = None) -> Heard:
+        """What the user said in `audio` (an encoded file), in `language` (None: the
+        session's). `record` is one the caller may use (`session`)."""
+        stt = self._check_audio(audio)
+        watch = Stopwatch()
+        language = record.settings.language if language is None else language
+        options = TranscriptionOptions(language=language or None)
+        transcript = await call_provider("speech-to-text", stt.transcribe(audio, options))
+        return Heard(transcript, watch.seconds)
+
+    def _check_audio(self, audio: bytes) -> STTProvider:
+        if self.stt is None:
+            raise InvalidRequest("this worker has no speech-to-text provider configured")
+        if not audio:
+            raise InvalidRequest("the audio file is empty", param="audio")
+        return self.stt
+
+    def begin_heard(
+        self,
+        record: SessionRecord,
+        heard: Heard,
+        options: TurnOptions | None = None,
+        watch: Stopwatch | None = None,
+    ) -> Turn:
+        """The turn of what `hear` heard in `record` (one the caller may use); refused
+        when it heard no words."""
+        role = self._role(record)
+        transcript = heard.transcript
+        text = transcript.text.strip()
+        if not text:
+            raise InvalidRequest("no speech was recognized in the audio", param="audio")
         user = NewMessage("user", text, transcript=text, audio_duration=transcript.duration or None)
-        return Turn(record, user, role, watch, {"stt": watch.seconds}, held)
+        timings = {"stt": heard.seconds}
+        return Turn(record, user, role, watch or Stopwatch(), timings, options or TurnOptions())
 
     async def _claim(
         self, principal: Principal, key: str | None, *request: str | bytes
@@ -214,21 +255,10 @@ class VoiceChatEngine:
         elif turn.held is None:
             events = self._run(turn)
         else:
-            events = self._run_held(turn, turn.held)
+            events = turn.held.kept_until_stored(self._run(turn))
         async with contextlib.aclosing(events):
             async for event in events:
                 yield event
-
-    async def _run_held(self, turn: Turn, held: Held) -> AsyncGenerator[TurnEvent, None]:
-        stored = False
-        try:
-            async with held.kept(), contextlib.aclosing(self._run(turn)) as events:
-                async for event in events:
-                    stored = stored or isinstance(event, TurnDone)
-                    yield event
-        finally:
-            if not stored:
-                await held.release()
 
     async def _run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:
         record, user, timings, watch = turn.session, turn.user, turn.timings, turn.watch
@@ -236,9 +266,14 @@ class VoiceChatEngine:
         async with self.turn_locks.hold(record.id) as lease:
             if user.transcript is not None:
                 yield Transcribed(user.transcript)
-            known = await self._cached_reply(record, turn.role, user.text)
-            options = speech_options(record)
-            chat = self._replay(known) if known else await self._ask(record, turn.role, user.text)
+            cacheable = turn.options.instructions is None  # the cache knows roles only
+            known = await self._cached_reply(record, turn.role, user.text) if cacheable else None
+            options = turn.options.speech(speech_options(record))
+            chat = (
+                replayed(known)
+                if known
+                else await self._ask(record, turn.role, user.text, turn.options.instructions)
+            )
 
             def speak(texts: AsyncIterator[str]) -> AsyncGenerator[SpeechPiece, None]:
                 if known is not None:
@@ -284,28 +319,12 @@ class VoiceChatEngine:
                                    options.format.value, rate, seconds, dict(timings), 0, 0,
                                    known is not None, end.usage)  # fmt: skip
                 receipt = turn.held.receipt(turn_record(whole))
-            try:
-                user_row, assistant_row = await self.store.add_turn(
-                    record.id, user, assistant, receipt, lease
-                )
-            except LookupError:
-                raise NotFound(f"session {record.id!r} was deleted during the turn") from None
-            except TurnLeaseLost:
-                raise Conflict(
-                    f"the turn of session {record.id!r} took longer than its lease and another "
-                    "turn took over; it was not stored",
-                    code="turn_lease_lost",
-                ) from None
-            except KeyLost:
-                raise InProgress(
-                    "this turn's Idempotency-Key was taken over by a retry; not stored",
-                    param="Idempotency-Key",
-                    code="idempotency_key_in_use",
-                    retry_after=1,
-                ) from None
+            user_row, assistant_row = await store_turn(
+                self.store, record.id, user, assistant, receipt, lease
+            )
             timings["store"] = stage.seconds
             timings["total"] = watch.seconds
-        if self.response_cache is not None and known is None:
+        if self.response_cache is not None and known is None and cacheable:
             await self.response_cache.set(
                 record.id, user.text, turn.role, ChatReply(text, thought, end.model)
             )
@@ -334,40 +353,40 @@ class VoiceChatEngine:
         return await self.response_cache.get(record.id, text, role)
 
     async def _ask(
-        self, record: SessionRecord, role: str, text: str
+        self, record: SessionRecord, role: str, text: str, instructions: str | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
         budget = self.settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
-        messages = build_prompt(self.settings, role, history, text, total)
+        messages = build_prompt(self.settings, role, history, text, total, instructions)
         options = ChatOptions(self.settings.max_tokens, self.settings.temperature)
-        return self._checked(guarded(CHAT, self.chat.stream(messages, options)))
+        return speakable_only(guarded(CHAT, self.chat.stream(messages, options)), self.chat.name)
 
-    async def _checked(
-        self, events: AsyncGenerator[ChatEvent, None]
-    ) -> AsyncGenerator[ChatEvent, None]:
-        """The chat's events; at the end, an error if it said nothing speakable."""
-        said, thought = [], False
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if isinstance(event, TextDelta):
-                    said.append(event.text)
-                thought = thought or isinstance(event, ChatThinking)
-                yield event
-        if not has_speakable("".join(said)):
-            raise UpstreamFailed(
-                upstream_name(self.chat.name),
-                "answered with no text to speak" + (" (only thinking)" if thought else ""),
-                code="upstream_empty_reply",
-            )
+    # -- a reply the user interrupted -----------------------------------------------
+    async def store_interrupted(
+        self, turn: Turn, heard: str, audio_seconds: float
+    ) -> tuple[MessageRecord, MessageRecord] | None:
+        """Store `turn` with the reply as far as it was heard (its `run` was closed
+        part-way, which stores nothing); nothing when none of it was heard."""
+        heard = heard.strip()
+        if not heard:
+            return None
+        options = turn.options.speech(speech_options(turn.session))
+        assistant = NewMessage(
+            "assistant",
+            heard,
+            audio_format=options.format.value,
+            audio_duration=audio_seconds,
+            timings={**turn.timings, "interrupted": 1.0},
+        )
+        return await store_turn(self.store, turn.session.id, turn.user, assistant)
 
-    @staticmethod
-    async def _replay(reply: ChatReply) -> AsyncGenerator[ChatEvent, None]:
-        """A cached reply, as if it were being written."""
-        if reply.thinking:
-            yield ChatThinking(reply.thinking)
-        yield TextDelta(reply.text)
-        yield ChatEnd(reply.model, reply.usage)
+    async def truncate_reply(
+        self, session_id: str, message_id: int, heard: str, audio_seconds: float
+    ) -> None:
+        """The stored reply `message_id` cut to what was heard (a player stopped it)."""
+        if not await self.store.update_reply(session_id, message_id, heard.strip(), audio_seconds):
+            raise NotFound(f"no reply {message_id} in session {session_id!r}", param="item_id")
 
     # -- the whole turn at once -----------------------------------------------------
     async def process_text_only(

@@ -84,6 +84,21 @@ class Held:
             except Exception as exc:  # the store away for a moment: try again
                 log.warning("idempotency key renewal failed", extra={"error": str(exc)})
 
+    async def kept_until_stored(
+        self, events: AsyncGenerator[TurnEvent, None]
+    ) -> AsyncGenerator[TurnEvent, None]:
+        """A turn's events, the key renewed while they come and released unless the
+        turn is stored (TurnDone)."""
+        stored = False
+        try:
+            async with self.kept(), contextlib.aclosing(events):
+                async for event in events:
+                    stored = stored or isinstance(event, TurnDone)
+                    yield event
+        finally:
+            if not stored:
+                await self.release()
+
     async def release(self) -> None:
         """The request failed: forget the key (best effort; its lease lapses anyway)."""
         try:

@@ -79,11 +79,14 @@ def build_prompt(
     history: Sequence[MessageRecord],
     user_text: str,
     total: int = -1,
+    instructions: str | None = None,
 ) -> list[ChatMessage]:
+    """`instructions`, when given, is the system persona instead of the role's."""
     budget = settings.history_max_messages
     past = trim_history(history, budget, settings.history_max_tokens, total)
+    system = persona(settings, role) if instructions is None else instructions
     return [
-        ChatMessage("system", persona(settings, role)),
+        ChatMessage("system", system),
         *(ChatMessage(m.role, m.text) for m in past),
         ChatMessage("user", user_text),
     ]

@@ -15,10 +15,10 @@ from fastapi import APIRouter, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
 from voice_worker.auth.deps import PrincipalDep
-from voice_worker.conversation.engine import Turn, VoiceChatEngine
+from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
-from voice_worker.conversation.turn import TurnResult
+from voice_worker.conversation.turn import Turn, TurnResult
 from voice_worker.deps import EngineDep, TranscriberDep
 from voice_worker.http.headers import REPLAYED, IdempotencyKey
 from voice_worker.http.openapi import AUDIO, TURN_EVENTS, errors

@@ -1,5 +1,7 @@
-"""What a turn returns, and the two helpers every turn uses: the speech options of a
-session, and a provider call whose unexpected failure (a bug in a provider, not one of
+"""A turn begun (`Turn`; a spoken one's `Heard`), what it returns (`TurnResult`), how
+one turn may differ from its session (`TurnOptions`), and
+the two helpers every turn uses: the speech options of a session, and a provider call
+whose unexpected failure (a bug in a provider, not one of
 the domain errors it raises) becomes UpstreamFailed naming the stage, its cause logged
 with the request ID and never shown to the client."""
 
@@ -9,11 +11,17 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from shared.audio.formats import AudioFormat
+from shared.logs import Stopwatch
 from voice_worker.errors import UpstreamFailed, VoiceError
-from voice_worker.store.base import SessionRecord
+from voice_worker.store.base import NewMessage, SessionRecord
+from voice_worker.stt.base import Transcript
 from voice_worker.tts.base import SpeechOptions
+
+if TYPE_CHECKING:
+    from voice_worker.conversation.idempotency import Held
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,6 +45,52 @@ class TurnResult:
 
     def with_audio(self, audio: bytes) -> TurnResult:
         return replace(self, audio=audio)
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What one turn does differently from its session's stored settings (None: the
+    session's own). A transport's per-connection state goes here, never into the
+    stored settings: the realtime protocol's `instructions` and its output audio (PCM
+    at 24 kHz, its voice and speed)."""
+
+    instructions: str | None = None  # the system persona instead of the analyst role's
+    audio_format: AudioFormat | None = None
+    sample_rate: int | None = None
+    voice: str | None = None
+    speed: float | None = None
+
+    def speech(self, base: SpeechOptions) -> SpeechOptions:
+        return replace(
+            base,
+            format=base.format if self.audio_format is None else self.audio_format,
+            sample_rate=base.sample_rate if self.sample_rate is None else self.sample_rate,
+            voice=base.voice if self.voice is None else self.voice,
+            speed=base.speed if self.speed is None else self.speed,
+        )
+
+
+@dataclass
+class Turn:
+    """A turn begun: its session, what the user said, and the clock; with an
+    Idempotency-Key, the key it holds, or the stored result it replays."""
+
+    session: SessionRecord
+    user: NewMessage
+    role: str
+    watch: Stopwatch = field(default_factory=Stopwatch)
+    timings: dict[str, float] = field(default_factory=dict)
+    options: TurnOptions = field(default_factory=TurnOptions)
+    held: Held | None = None
+    replay: TurnResult | None = None
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What speech-to-text heard in a user's audio, and how long it took."""
+
+    transcript: Transcript
+    seconds: float
 
 
 def speech_options(record: SessionRecord) -> SpeechOptions:

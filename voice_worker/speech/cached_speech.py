@@ -150,7 +150,8 @@ class CachedSpeech:
         return SpeechJob(text, options, key)
 
     def engine_names(self, voice: str, model: str) -> tuple[str, str]:
-        """OpenAI's voice and model names (and VOICE_TTS__VOICE_MAP's) as the engine's."""
+        """OpenAI's voice and model names as this engine's (VOICE_TTS__VOICE_MAP, else
+        the defaults); other names as they are."""
         if not self._translate_names:
             return voice, model
         voice = self.voice_map.get(voice.lower(), "" if voice.lower() in OPENAI_VOICES else voice)

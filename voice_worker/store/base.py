@@ -210,6 +210,14 @@ class ChatStore(Protocol):
         """Forget a running claim (its request failed: a retry runs anew)."""
         ...
 
+    async def update_reply(
+        self, session_id: str, message_id: int, text: str, audio_duration: float
+    ) -> bool:
+        """Cut a stored assistant message to `text` (what its listener heard before
+        stopping it, `audio_duration` seconds). False when the session has no such
+        assistant message."""
+        ...
+
     async def list_messages(
         self, session_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page[MessageRecord]: ...

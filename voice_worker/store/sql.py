@@ -268,6 +268,19 @@ class SqlStore:
         first, second = (MessageRecord(id=int(i), **row) for i, row in zip(ids, rows, strict=True))
         return first, second
 
+    async def update_reply(
+        self, session_id: str, message_id: int, text: str, audio_duration: float
+    ) -> bool:
+        c = m.messages.c
+        query = (
+            m.messages.update()
+            .where(c.id == message_id, c.session_id == session_id, c.role == "assistant")
+            .values(text=text, audio_duration=audio_duration)
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(query)
+        return bool(result.rowcount)
+
     async def list_messages(
         self, session_id: str, limit: int = 50, cursor: str | None = None
     ) -> Page[MessageRecord]:

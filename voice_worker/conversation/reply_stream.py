@@ -1,0 +1,39 @@
+"""The chat side of a turn: a reply that must say something speakable, and a cached
+reply told again as if it were being written."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+
+from shared.speakable import has_speakable
+from voice_worker.chat.base import ChatEnd, ChatEvent, ChatReply, TextDelta, upstream_name
+from voice_worker.chat.base import ThinkingDelta as ChatThinking
+from voice_worker.errors import UpstreamFailed
+
+
+async def speakable_only(
+    events: AsyncGenerator[ChatEvent, None], provider: str
+) -> AsyncGenerator[ChatEvent, None]:
+    """The chat's events; at the end, UpstreamFailed if it said nothing speakable."""
+    said, thought = [], False
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, TextDelta):
+                said.append(event.text)
+            thought = thought or isinstance(event, ChatThinking)
+            yield event
+    if not has_speakable("".join(said)):
+        raise UpstreamFailed(
+            upstream_name(provider),
+            "answered with no text to speak" + (" (only thinking)" if thought else ""),
+            code="upstream_empty_reply",
+        )
+
+
+async def replayed(reply: ChatReply) -> AsyncGenerator[ChatEvent, None]:
+    """A cached reply, as if it were being written."""
+    if reply.thinking:
+        yield ChatThinking(reply.thinking)
+    yield TextDelta(reply.text)
+    yield ChatEnd(reply.model, reply.usage)

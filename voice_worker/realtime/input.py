@@ -1,0 +1,203 @@
+"""The input audio buffer of one connection and the turn detection on it.
+
+The buffer holds pcm16 24 kHz audio, bounded (VOICE_REALTIME__MAX_BUFFER_SECONDS); its
+first byte is byte `dropped` of all the audio appended since the connection began (the
+input time the protocol's `audio_start_ms` / `audio_end_ms` count, in ms). Every append
+also goes, resampled to 16 kHz, through the VAD (realtime/vad.py), in push-to-talk
+sessions too: there it only transcribes early.
+
+With server VAD the buffer keeps only the prefix padding until speech starts
+(`SpeechBegan`, with the audio_start_ms the protocol reports); when the silence window
+runs out, the speech becomes a turn (`TurnEnded`: its audio, up to the end of the
+window). When the user falls silent, the speech so far is transcribed at once
+(`transcribe_early`); the transcript is dropped as soon as the user speaks again or
+the buffer changes, so one still there when the turn is committed heard all of it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voice_worker.conversation.turn import Heard
+from voice_worker.errors import InvalidRequest, PayloadTooLarge
+from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds, wav
+from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.vad import (
+    FRAME_MS,
+    SilenceBegan,
+    SileroModel,
+    SpeechResumed,
+    SpeechStarted,
+    SpeechStopped,
+    TurnDetector,
+    VadConfig,
+    VadEvent,
+)
+from voice_worker.settings import RealtimeSettings
+
+Transcribe = Callable[[bytes], "asyncio.Task[Heard]"]
+
+
+@dataclass(frozen=True)
+class SpeechBegan:
+    item_id: str
+    audio_start_ms: int  # with the prefix padding
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Audio committed as a user item, and its early transcript when it covers it."""
+
+    item_id: str
+    audio: bytes
+    early: asyncio.Task[Heard] | None
+
+
+@dataclass(frozen=True)
+class TurnEnded:
+    turn: Turn
+    audio_end_ms: int  # with the silence window
+
+
+InputEvent = SpeechBegan | TurnEnded
+
+
+@dataclass
+class Early:
+    end: int  # bytes of the buffer it covers
+    task: asyncio.Task[Heard]
+
+
+class InputAudio:
+    def __init__(
+        self,
+        settings: RealtimeSettings,
+        model: SileroModel,
+        vad: VadConfig | None,
+        transcribe_early: Transcribe,
+    ) -> None:
+        self.settings = settings
+        self.vad = vad
+        self.transcribe_early = transcribe_early
+        self.buffer = bytearray()
+        self.dropped = 0  # bytes appended before buffer[0]
+        self.speech_item: str | None = None  # the speech in progress (server VAD)
+        self.early: Early | None = None
+        self.detector = TurnDetector(model, vad or VadConfig(), settings.early_transcription_ms)
+        self.downsampler = Downsampler()
+
+    def configure(self, vad: VadConfig | None) -> None:
+        self.vad = vad
+        self.speech_item = None
+        self.detector.reset(vad or VadConfig())
+
+    async def append(self, pcm: bytes) -> list[InputEvent]:
+        s = self.settings
+        if len(pcm) > s.max_append_bytes:
+            raise PayloadTooLarge(
+                f"audio holds {len(pcm)} bytes; at most {s.max_append_bytes} per append",
+                param="audio",
+                code="audio_too_large",
+            )
+        if len(self.buffer) + len(pcm) > int(s.max_buffer_seconds * 1000) * BYTES_PER_MS:
+            raise InvalidRequest(
+                f"the input audio buffer holds {s.max_buffer_seconds:g} s at most; commit or "
+                "clear it (this audio was dropped)",
+                param="audio",
+                code="input_audio_buffer_full",
+            )
+        self.buffer += pcm
+        samples = self.downsampler.feed(pcm)
+        if self.detector.costly(len(samples)):
+            found = await asyncio.to_thread(self.detector.feed, samples)
+        else:
+            found = self.detector.feed(samples)
+        events = [e for vad_event in found if (e := self._turn(vad_event)) is not None]
+        if self.vad is not None and self.speech_item is None:
+            # while nobody speaks, keep only what the prefix padding may need
+            extra = len(self.buffer) - (self.vad.prefix_padding_ms + FRAME_MS) * BYTES_PER_MS
+            if extra > 0:
+                self._drop(extra)
+        return events
+
+    def _turn(self, found: VadEvent) -> InputEvent | None:
+        vad = self.vad
+        if isinstance(found, SpeechStarted):
+            self._discard_early()
+            if vad is None:
+                return None
+            self._drop(self._offset(found.at_ms - vad.prefix_padding_ms))
+            start = milliseconds(self.dropped)
+            self.speech_item = new_id("item")
+            return SpeechBegan(self.speech_item, start)
+        if isinstance(found, SilenceBegan):
+            self._start_early(self._offset(found.at_ms))
+        elif isinstance(found, SpeechResumed):
+            self._discard_early()
+        elif isinstance(found, SpeechStopped) and vad is not None and self.speech_item:
+            item_id, self.speech_item = self.speech_item, None
+            return TurnEnded(self._take(item_id, self._offset(found.at_ms)), found.at_ms)
+        return None
+
+    def commit(self) -> Turn:
+        """The whole buffer as a turn (`input_audio_buffer.commit`)."""
+        if len(self.buffer) < max(self.settings.min_commit_ms * BYTES_PER_MS, 2):
+            raise InvalidRequest(
+                f"buffer too small: a commit needs at least {self.settings.min_commit_ms} ms "
+                f"of audio, the buffer holds {milliseconds(len(self.buffer))} ms",
+                param="audio",
+                code="input_audio_buffer_commit_empty",
+            )
+        item_id, self.speech_item = self.speech_item or new_id("item"), None
+        self.detector.reset()
+        return self._take(item_id, len(self.buffer))
+
+    def clear(self) -> None:
+        self._drop(len(self.buffer))
+        self.speech_item = None
+        self.detector.reset()
+
+    def _take(self, item_id: str, end: int) -> Turn:
+        """The buffer up to `end`, with the early transcript if it covers it."""
+        audio = bytes(self.buffer[:end])
+        early, self.early = self.early, None
+        reuse = early is not None and end >= early.end
+        if early is not None and not reuse:
+            early.task.cancel()
+        self._drop(end)
+        return Turn(item_id, audio, early.task if early is not None and reuse else None)
+
+    def _start_early(self, end: int) -> None:
+        if self.settings.early_transcription_ms < 0:
+            return
+        if end < self.settings.min_commit_ms * BYTES_PER_MS:
+            return
+        self._discard_early()
+        task = self.transcribe_early(wav(bytes(self.buffer[:end])))
+        task.add_done_callback(_quiet)
+        self.early = Early(end, task)
+
+    def _discard_early(self) -> None:
+        if self.early is not None:
+            self.early.task.cancel()
+            self.early = None
+
+    def _drop(self, size: int) -> None:
+        size -= size % 2
+        del self.buffer[:size]
+        self.dropped += size
+        self._discard_early()
+
+    def _offset(self, ms: int) -> int:
+        """The buffer position of input time `ms`."""
+        return min(max(0, ms * BYTES_PER_MS - self.dropped), len(self.buffer))
+
+    def close(self) -> None:
+        self._discard_early()
+
+
+def _quiet(task: asyncio.Task[Heard]) -> None:
+    """An early transcription nobody waits for: its failure is not worth a warning."""
+    if not task.cancelled():
+        task.exception()

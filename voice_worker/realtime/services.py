@@ -1,0 +1,36 @@
+"""What every realtime connection shares: the worker's domain objects (the voice chat
+engine, the session manager, the transcriber), the settings, the VAD model and the
+session claims. Built once at start-up (`build`: the VAD model loads on a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from voice_worker.conversation.engine import VoiceChatEngine
+from voice_worker.conversation.sessions import SessionManager
+from voice_worker.realtime.claims import SessionClaims
+from voice_worker.realtime.vad import SileroModel, shared_model
+from voice_worker.settings import RealtimeSettings
+from voice_worker.transcription.transcriber import Transcriber
+
+
+@dataclass(frozen=True)
+class RealtimeServices:
+    engine: VoiceChatEngine
+    sessions: SessionManager
+    transcriber: Transcriber
+    settings: RealtimeSettings
+    vad: SileroModel
+    claims: SessionClaims = field(default_factory=SessionClaims)
+
+    @classmethod
+    async def build(
+        cls,
+        engine: VoiceChatEngine,
+        sessions: SessionManager,
+        transcriber: Transcriber,
+        settings: RealtimeSettings,
+    ) -> RealtimeServices:
+        vad = await asyncio.to_thread(shared_model)
+        return cls(engine, sessions, transcriber, settings, vad)

@@ -1,0 +1,216 @@
+"""Server VAD: Silero VAD (the v6 ONNX model that faster-whisper ships, so nothing is
+downloaded) over 32 ms frames of 16 kHz audio, and the turn detector on top of it.
+
+The model is an LSTM: each 512-sample frame goes in with the last 64 samples of the
+one before and the recurrent state (h, c) it left; a batch of frames in one call is the
+same as frame by frame, so an append of many frames costs one ONNX call. A frame costs
+~0.1 ms on this CPU; long appends run on a thread anyway (`TurnDetector.costly`).
+
+`TurnDetector` follows Silero's own rule: speech starts at the first frame whose
+probability reaches the threshold; silence starts at the first frame below
+`threshold - 0.15` and is ended only by a frame at the threshold again; speech stops
+once silence has lasted `silence_duration_ms`. Silero's probability moves a frame or
+three after the sound does, so each edge is then moved back to where the loudness
+crossed a tenth of the speech's (at most `LOOKBACK` frames): speech starts and stops
+within a frame of the sound, and the silence window runs from the real end. Times are
+milliseconds of input audio since the connection began, at a frame's edge (32 ms
+resolution). It also says when silence has lasted `early_ms` (`SilenceBegan`), so the
+speech so far can be transcribed while the silence window runs out, and
+`SpeechResumed` if the user then goes on."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FRAME = 512  # samples at 16 kHz
+FRAME_MS = 32
+CONTEXT = 64
+NEGATIVE_MARGIN = 0.15  # silence is below threshold - margin (Silero's hysteresis)
+#: frames that an append may carry before its VAD runs on a thread
+INLINE_FRAMES = 8
+LOOKBACK = 3  # frames an edge may move back to where the loudness changed
+QUIET = 0.1  # a frame is quiet below this share of the speech's loudness (-20 dB)
+
+Floats = npt.NDArray[np.float32]
+
+
+def model_path() -> Path:
+    from faster_whisper.utils import get_assets_path
+
+    return Path(get_assets_path()) / "silero_vad_v6.onnx"
+
+
+class SileroModel:
+    """The ONNX session, one per process (ONNX Runtime runs a session from several
+    threads at once)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 4
+        self.session: Any = onnxruntime.InferenceSession(
+            str(path or model_path()), providers=["CPUExecutionProvider"], sess_options=options
+        )
+
+    def run(self, frames: Floats, state: VadState) -> Floats:
+        """Speech probabilities of `frames` (n x 512), continuing `state` (updated)."""
+        rows = np.empty((len(frames), CONTEXT + FRAME), dtype=np.float32)
+        rows[:, CONTEXT:] = frames
+        rows[0, :CONTEXT] = state.context
+        rows[1:, :CONTEXT] = frames[:-1, -CONTEXT:]
+        probs, state.h, state.c = self.session.run(
+            None, {"input": rows, "h": state.h, "c": state.c}
+        )
+        state.context = frames[-1, -CONTEXT:].copy()
+        return np.asarray(probs, dtype=np.float32).reshape(-1)
+
+
+@cache
+def shared_model() -> SileroModel:
+    return SileroModel()
+
+
+class VadState:
+    def __init__(self) -> None:
+        self.h = np.zeros((1, 1, 128), dtype=np.float32)
+        self.c = np.zeros((1, 1, 128), dtype=np.float32)
+        self.context = np.zeros(CONTEXT, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = 0.5
+    prefix_padding_ms: int = 300
+    silence_duration_ms: int = 500
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    at_ms: int  # the first speech frame's start (prefix padding not included)
+
+
+@dataclass(frozen=True)
+class SilenceBegan:
+    at_ms: int  # where the silence began: the speech so far ends here
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    pass
+
+
+@dataclass(frozen=True)
+class SpeechStopped:
+    at_ms: int  # the frame where the silence window ran out (what the protocol reports)
+    speech_end_ms: int  # where the silence began
+
+
+VadEvent = SpeechStarted | SilenceBegan | SpeechResumed | SpeechStopped
+
+
+class TurnDetector:
+    def __init__(self, model: SileroModel, config: VadConfig, early_ms: int = -1) -> None:
+        self.model = model
+        self.config = config
+        self.early_ms = early_ms
+        self.state = VadState()
+        self.pending = np.zeros(0, dtype=np.float32)
+        self.frames = 0  # frames seen so far
+        self.loudness: deque[float] = deque(maxlen=LOOKBACK + 1)  # RMS of the last frames
+        self.level = 0.0  # the loudest speech frame of the speech in progress
+        self.floor = 0  # frames before this one belong to the last speech
+        self.speaking = False
+        self.silence_ms: int | None = None  # where the current silence began
+        self.early_told = False
+        self._lock = threading.Lock()
+
+    def costly(self, samples: int) -> bool:
+        return (len(self.pending) + samples) // FRAME > INLINE_FRAMES
+
+    def feed(self, samples: Floats) -> list[VadEvent]:
+        """16 kHz samples in (any length), the turn's events out, in order."""
+        with self._lock:
+            data = np.concatenate([self.pending, samples]) if len(self.pending) else samples
+            whole = len(data) // FRAME
+            self.pending = data[whole * FRAME :].copy()
+            if not whole:
+                return []
+            frames = data[: whole * FRAME].reshape(whole, FRAME)
+            probs = self.model.run(frames, self.state)
+            rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+            events: list[VadEvent] = []
+            for p, loud in zip(probs, rms, strict=True):
+                self.loudness.append(float(loud))
+                self._step(float(p), events)
+                self.frames += 1
+            return events
+
+    def _edge(self, reference: float) -> int:
+        """The frame (index) where the sound crossed a tenth of `reference`, looking
+        back from the current one: the first of the loud frames before it."""
+        edge = self.frames
+        recent = list(self.loudness)[:-1]  # before the current frame, newest last
+        for back, loud in enumerate(reversed(recent), 1):
+            if self.frames - back < self.floor or loud < QUIET * reference:
+                break
+            edge = self.frames - back
+        return edge
+
+    def _quiet_since(self) -> int:
+        """The frame after the last loud one (the current frame is quiet)."""
+        recent = list(self.loudness)[:-1]
+        for back, loud in enumerate(reversed(recent), 1):
+            if self.frames - back < self.floor:
+                break
+            if loud >= QUIET * self.level:
+                return self.frames - back + 1
+        return max(self.floor, self.frames - len(recent))
+
+    def _step(self, p: float, events: list[VadEvent]) -> None:
+        c = self.config
+        start, loud = self.frames * FRAME_MS, self.loudness[-1]
+        if not self.speaking:
+            if p >= c.threshold:
+                self.speaking, self.silence_ms, self.early_told = True, None, False
+                self.level = loud
+                events.append(SpeechStarted(self._edge(loud) * FRAME_MS))
+            return
+        if p >= c.threshold:
+            self.level = max(self.level, loud)
+            if self.silence_ms is not None:
+                self.silence_ms = None
+                if self.early_told:
+                    self.early_told = False
+                    events.append(SpeechResumed())
+        elif p < max(c.threshold - NEGATIVE_MARGIN, 0.01) and self.silence_ms is None:
+            self.silence_ms = self._quiet_since() * FRAME_MS
+        if self.silence_ms is None:
+            return
+        silent = start + FRAME_MS - self.silence_ms
+        if silent >= c.silence_duration_ms:
+            events.append(SpeechStopped(start + FRAME_MS, self.silence_ms))
+            self.speaking, self.silence_ms, self.early_told = False, None, False
+            self.floor = self.frames + 1
+        elif 0 <= self.early_ms <= silent and not self.early_told:
+            self.early_told = True
+            events.append(SilenceBegan(self.silence_ms))
+
+    def reset(self, config: VadConfig | None = None) -> None:
+        """Forget the speech in progress (the buffer was cleared or the config changed);
+        the model's state goes on, as the audio does."""
+        with self._lock:
+            self.config = config or self.config
+            self.speaking, self.silence_ms, self.early_told = False, None, False
