@@ -64,10 +64,13 @@ async def call(method: str, url: str, user: str, **kwargs: Any) -> httpx.Respons
         return await client.request(method, url, **kwargs)
 
 
-async def open_connections(url: str) -> float:
+async def scraped(url: str) -> Scrape:
     async with httpx.AsyncClient() as client:
-        scraped = Scrape((await client.get(f"{url}/metrics")).text)
-    return scraped.value("voice_worker_realtime_connections")
+        return Scrape((await client.get(f"{url}/metrics")).text)
+
+
+async def open_connections(url: str) -> float:
+    return (await scraped(url)).value("voice_worker_realtime_connections")
 
 
 async def answered(connection: Any) -> Any:
@@ -95,12 +98,15 @@ async def test_a_session_is_its_users_alone(url: str, venice: Any) -> None:
 
 
 async def test_a_response_past_the_turn_budget_is_an_error_event(url: str, venice: Any) -> None:
+    refusals = "voice_worker_quota_refusals_total"
+    before = (await scraped(url)).value(refusals, budget="requests")
     async with sdk(url, "carol").realtime.connect(model="m") as connection:
         await recv(connection)
         assert (await answered(connection)).response.status == "completed"
         refused = await answered(connection)
         assert refused.type == "error" and refused.error.code == "rate_limit_exceeded"
         assert refused.error.type == "rate_limit_error" and "turns" in refused.error.message
+        assert (await scraped(url)).value(refusals, budget="requests") == before + 1
         await connection.session.update(session={"type": "realtime", "instructions": "Be brief."})
         updated = await until(connection, of_type("session.updated"))  # still connected
         assert updated.session.instructions == "Be brief."

@@ -118,6 +118,9 @@ def test_audio_seconds_and_characters_are_budgets_too(workers: list[Process]) ->
     refused = speak(two, "alice", thirty)
     assert refused.status_code == 429 and "characters" in refused.json()["error"]["message"]
     assert speak(two, "bob", thirty).status_code == 200
+    counted = scrape(f"http://{two.address}/metrics")  # both refusals, by budget
+    assert counted.value("voice_worker_quota_refusals_total", budget="audio_seconds") == 1
+    assert counted.value("voice_worker_quota_refusals_total", budget="characters") == 1
 
 
 def test_without_redis_requests_go_through_counted_and_logged_once(

@@ -1,7 +1,8 @@
-"""WebSocket handshakes go through the same middleware as HTTP (the realtime route, when
-it lands, gets this for free): no credentials, 401 before the connection opens; a key
-as a Bearer header (as the SDKs send it) or a client secret as the browser subprotocol
-opens it, and the route knows who is calling; a user holds at most
+"""WebSocket handshakes go through the same middleware as HTTP (the realtime route gets
+this for free; tests/realtime/test_auth.py drives the real one): no credentials, 401
+before the connection opens; a key as a Bearer header (as the SDKs send it) or a client
+secret as the browser subprotocol opens it, and the route knows who is calling; a user
+holds at most
 VOICE_RATE_LIMIT__REALTIME_CONNECTIONS at once (429), every other user is unaffected,
 and a closed connection gives its slot back."""
 

@@ -65,6 +65,12 @@ RATE_LIMITED = Counter(
     "Requests refused with 503 because this process had as much work as it admits.",
     ["reason"],
 )
+QUOTA_REFUSALS = Counter(
+    "voice_worker_quota_refusals",
+    "Requests refused with 429 because the caller spent a budget of the rate limits: "
+    "requests, audio_seconds, characters or connections (realtime WebSockets).",
+    ["budget"],
+)
 RATE_LIMIT_STORAGE_ERRORS = Counter(
     "voice_worker_rate_limit_storage_errors",
     "Times the rate limits' storage (Redis) could not be reached; what happened to the "

@@ -128,6 +128,11 @@ class RateLimiter:
                 retry_after=self.settings.retry_seconds,
             )
 
+    def refused(self, budget: str) -> None:
+        """A caller over `budget` (requests, audio_seconds, characters, connections)."""
+        self.counters.limited += 1
+        metrics.QUOTA_REFUSALS.labels(budget).inc()
+
     # -- requests ------------------------------------------------------------------------
     async def hit_request(self, route: RouteClass, identity: str) -> Decision | None:
         """One request of `route` by `identity`; None when the route has no limit."""
@@ -142,7 +147,7 @@ class RateLimiter:
                 stats = await self.requests.get_window_stats(item, *keys)
                 reset = max(0.0, stats.reset_time - time.time())
                 if not allowed:
-                    self.counters.limited += 1
+                    self.refused("requests")
                 return Decision(allowed, limit, max(0, stats.remaining), reset)
             except StorageError as exc:
                 self.storage_failed(exc)
@@ -162,7 +167,7 @@ class RateLimiter:
         if limit <= 0:
             return
         if cost > limit:
-            self.counters.limited += 1
+            self.refused(resource.value)
             raise RateLimited(
                 f"this request needs {cost} {_units(resource)}, more than the {limit} "
                 f"allowed a minute",
@@ -181,7 +186,7 @@ class RateLimiter:
             self.storage_failed(exc)
             self._unchecked()
             return
-        self.counters.limited += 1
+        self.refused(resource.value)
         raise RateLimited(
             f"rate limit reached: {limit} {_units(resource)} a minute ({stats.remaining} "
             f"left, this request needs {cost})",

@@ -100,6 +100,7 @@ class RateLimitMiddleware:
         limit = limiter.settings.realtime_connections
         slot = await self._acquire(limiter, identity, limit) if limit > 0 else None
         if limit > 0 and slot is None:
+            limiter.refused("connections")
             message = f"{limit} realtime connections are open for this user already"
             body = error_body(message, "rate_limit_exceeded")
             headers = [(b"content-type", b"application/json"), (b"retry-after", b"1")]
