@@ -27,11 +27,9 @@ import base64
 import contextlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,9 +37,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.chat import QUESTIONS
+from bench.embedded import embedded_worker
 from bench.report import percentile, print_table, write_result
-from tests.helpers import model_server_process
-from tests.worker.support import worker_process
 
 RATE = 24_000
 FRAME_BYTES = RATE * 2 // 50  # 20 ms
@@ -420,17 +417,8 @@ def targets(results: dict[str, list[Sample]]) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        with model_server_process(directory) as server:
-            env = {
-                "VOICE_DATA_DIR": str(directory),
-                "VOICE_CHAT__PROVIDER": "local",
-                "VOICE_RESPONSE_CACHE__ENABLED": "false",
-                "VOICE_LOG__LEVEL": "WARNING",
-            }
-            with worker_process(directory, server.address, env) as worker:
-                results = asyncio.run(run(f"http://{worker.address}"))
+    with embedded_worker() as url:
+        results = asyncio.run(run(url))
     rows = [row(label, samples) for label, samples in results.items()]
     for r in rows:
         print_table(f"realtime: {r['series']}", [{k: v for k, v in r.items() if k != "series"}])

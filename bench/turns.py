@@ -14,19 +14,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.chat import QUESTIONS
+from bench.embedded import embedded_worker
 from bench.report import percentile, print_table, write_result
 from shared.text import split_sentences
-from tests.helpers import DATA, model_server_process
-from tests.worker.support import worker_process
+from tests.helpers import DATA
 
 TURNS = 20  # per kind and mode, sequential
 #: typed questions that ask for a longer reply (the 3+ sentence target)
@@ -136,27 +134,17 @@ def row(label: str, turns: list[Turn]) -> dict[str, Any]:
 
 def main() -> None:
     results: dict[str, list[Turn]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        with model_server_process(directory) as server:
-            env = {
-                "VOICE_DATA_DIR": str(directory),
-                "VOICE_CHAT__PROVIDER": "local",
-                "VOICE_RESPONSE_CACHE__ENABLED": "false",
-                "VOICE_LOG__LEVEL": "WARNING",
-            }
-            with worker_process(directory, server.address, env) as worker:
-                url = f"http://{worker.address}"
-                asyncio.run(measure(url, False, 1))  # warm-up: models, caches
-                for kind, spoken in (("typed", False), ("spoken", True)):
-                    for concurrency in (1, CONCURRENT):
-                        label = f"{kind} c={concurrency}"
-                        print(f"  {label} ...", flush=True)
-                        pair = asyncio.run(measure(url, spoken, concurrency))
-                        results[f"{label} streamed"], results[f"{label} json"] = pair
-                print("  long typed c=1 ...", flush=True)
-                pair = asyncio.run(measure(url, False, 1, long=True))
-                results["long typed c=1 streamed"], results["long typed c=1 json"] = pair
+    with embedded_worker() as url:
+        asyncio.run(measure(url, False, 1))  # warm-up: models, caches
+        for kind, spoken in (("typed", False), ("spoken", True)):
+            for concurrency in (1, CONCURRENT):
+                label = f"{kind} c={concurrency}"
+                print(f"  {label} ...", flush=True)
+                pair = asyncio.run(measure(url, spoken, concurrency))
+                results[f"{label} streamed"], results[f"{label} json"] = pair
+        print("  long typed c=1 ...", flush=True)
+        pair = asyncio.run(measure(url, False, 1, long=True))
+        results["long typed c=1 streamed"], results["long typed c=1 json"] = pair
     rows = [row(label, turns) for label, turns in results.items()]
     print_table("turns: streamed (SSE) vs the whole-reply JSON route", rows)
     targets = check_targets(results)

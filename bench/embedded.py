@@ -1,0 +1,28 @@
+"""The embedded engine as the turn benchmarks run it: a model server and one worker
+process (local Whisper, SmolLM2, Piper), no response cache, in a throwaway directory."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.helpers import model_server_process
+from tests.worker.support import worker_process
+
+
+@contextlib.contextmanager
+def embedded_worker() -> Iterator[str]:
+    """The worker's base URL, while both processes run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        with model_server_process(directory) as server:
+            env = {
+                "VOICE_DATA_DIR": str(directory),
+                "VOICE_CHAT__PROVIDER": "local",
+                "VOICE_RESPONSE_CACHE__ENABLED": "false",
+                "VOICE_LOG__LEVEL": "WARNING",
+            }
+            with worker_process(directory, server.address, env) as worker:
+                yield f"http://{worker.address}"
