@@ -14,6 +14,12 @@
 // worker dies under it (the connection reset before any byte of the reply), it is sent
 // once more, to the next worker. Without a key a reset is a 502: the turn may or may
 // not have happened, and only the client can decide.
+//
+// The realtime WebSocket (GET /v1/realtime, the OpenAI Realtime protocol) is passed
+// through too: the handshake goes to the next worker that accepts the connection (its
+// headers, Authorization and Sec-WebSocket-Protocol included, as the client sent them),
+// the worker's answer (101, or a refusal such as 401) goes back as it is, and then the
+// two sockets are joined; either side closing closes the other.
 "use strict";
 
 const crypto = require("node:crypto");
@@ -125,10 +131,102 @@ function forward(req, res, call) {
   });
 }
 
+// The status line and headers of a raw HTTP answer on a socket not (yet) upgraded.
+function writeHead(socket, status, reason, headers) {
+  const lines = [`HTTP/1.1 ${status} ${reason}`];
+  for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
+  socket.write(lines.join("\r\n") + "\r\n\r\n");
+}
+
+function refuseUpgrade(socket, status, reason, message) {
+  const body = JSON.stringify({ error: { message, type: "bridge_error" } });
+  const length = String(Buffer.byteLength(body));
+  const headers = ["Content-Type", "application/json", "Content-Length", length];
+  writeHead(socket, status, reason, [...headers, "Connection", "close"]);
+  socket.end(body);
+}
+
+function join(client, clientHead, upstream, upstreamHead) {
+  if (upstreamHead.length) client.write(upstreamHead);
+  if (clientHead.length) upstream.write(clientHead);
+  client.setNoDelay(true);
+  upstream.setNoDelay(true);
+  upstream.pipe(client).pipe(upstream);
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  for (const socket of [client, upstream]) {
+    socket.on("error", close);
+    socket.on("close", close);
+  }
+}
+
+function upgrade(req, socket, head, call) {
+  const target = workers[(call.first + call.attempt) % workers.length];
+  const headers = { ...req.headers, host: target.host };
+  headers["x-request-id"] = call.requestId;
+  headers["x-forwarded-for"] = req.socket.remoteAddress || "";
+  const upstream = http.request({
+    protocol: target.protocol,
+    hostname: target.hostname,
+    port: target.port,
+    method: "GET",
+    path: req.url,
+    headers,
+    timeout: timeoutMs,
+  });
+  upstream.on("upgrade", (reply, upstreamSocket, upstreamHead) => {
+    upstreamSocket.setTimeout(0); // a conversation may be quiet for long
+    writeHead(socket, 101, "Switching Protocols", reply.rawHeaders);
+    join(socket, head, upstreamSocket, upstreamHead);
+  });
+  upstream.on("response", (reply) => {
+    // the worker refused the handshake (401, 403, 404, 429 ...): its answer, as it is
+    // the body is read decoded, so it goes out unchunked, ended by the close
+    const rawHeaders = [];
+    for (let i = 0; i < reply.rawHeaders.length; i += 2) {
+      const name = reply.rawHeaders[i].toLowerCase();
+      if (name !== "transfer-encoding" && name !== "connection") {
+        rawHeaders.push(reply.rawHeaders[i], reply.rawHeaders[i + 1]);
+      }
+    }
+    rawHeaders.push("Connection", "close");
+    writeHead(socket, reply.statusCode, reply.statusMessage, rawHeaders);
+    reply.pipe(socket);
+  });
+  upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
+  upstream.on("error", (err) => {
+    if (socket.destroyed) return;
+    if (err.code === "ECONNREFUSED" && call.attempt + 1 < workers.length) {
+      upgrade(req, socket, head, { ...call, attempt: call.attempt + 1 });
+      return;
+    }
+    const timedOut = err.message === "upstream timed out";
+    const [status, reason] = timedOut ? [504, "Gateway Timeout"] : [502, "Bad Gateway"];
+    refuseUpgrade(socket, status, reason, `voice worker unavailable: ${err.message}`);
+  });
+  socket.on("error", () => upstream.destroy());
+  upstream.end();
+}
+
+// Upgrades: the realtime WebSocket only.
+function onUpgrade(req, socket, head) {
+  const path = new URL(req.url, "http://bridge").pathname;
+  if (path !== "/v1/realtime") {
+    refuseUpgrade(socket, 404, "Not Found", `no WebSocket at ${path}`);
+    return;
+  }
+  next = (next + 1) % workers.length;
+  const requestId = req.headers["x-request-id"] || crypto.randomUUID();
+  upgrade(req, socket, head, { first: next, attempt: 0, requestId });
+}
+
 const app = express();
 app.disable("x-powered-by");
 app.get("/healthz", (_req, res) => res.json({ status: "ok", workers: workers.map(String) }));
-app.all(["/api/voice/*", "/v1/audio/*"], (req, res) => {
+// /v1/realtime/client_secrets: a browser's short-lived token for the realtime WebSocket
+app.all(["/api/voice/*", "/v1/audio/*", "/v1/realtime/*"], (req, res) => {
   next = (next + 1) % workers.length;
   const call = {
     first: next,
@@ -146,9 +244,10 @@ app.all(["/api/voice/*", "/v1/audio/*"], (req, res) => {
 });
 
 if (require.main === module) {
-  app.listen(port, "127.0.0.1", () => {
+  const server = app.listen(port, "127.0.0.1", () => {
     console.log(JSON.stringify({ msg: "bridge listening", port, workers: workers.map(String) }));
   });
+  server.on("upgrade", onUpgrade);
 }
 
-module.exports = { app };
+module.exports = { app, onUpgrade };

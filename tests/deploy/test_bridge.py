@@ -3,19 +3,29 @@ audio both ways, skips a worker that is down, and answers 502 when none is up.""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from openai import AsyncOpenAI
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.chat.fake_venice import KEY, FakeVenice
 from tests.helpers import DATA, JFK_TRANSCRIPT, ROOT, Process, decode, free_port, word_error_rate
+from tests.metrics import Scrape
+from tests.realtime.support import TYPED, of_type, recv, until, wav
 from tests.worker.support import ThreadServer, stop, wait_http, worker_process
+from voice_worker.stt.base import TranscriptionOptions
+from voice_worker.stt.local import LocalWhisperSTT
 
 BRIDGE = ROOT / "deploy" / "bridge"
 
@@ -164,4 +174,58 @@ def test_bridge_passes_a_streamed_turn_through_as_it_happens(
             assert [m["role"] for m in messages] == ["user", "assistant"]  # the first turn only
     finally:
         fake.release.set()
+        stop(popen)
+
+
+async def test_bridge_passes_the_realtime_websocket_through(
+    node_modules: None, paced_worker: tuple[Process, FakeVenice], tmp_path: Path
+) -> None:
+    """The official SDK's realtime client through the bridge: the handshake skips a dead
+    worker, events flow both ways, the reply's audio says the reply, the turn is stored,
+    and a client that hangs up ends the worker's connection too."""
+    worker, fake = paced_worker
+    fake.scenario = "plain"
+    dead = f"http://127.0.0.1:{free_port()}"
+    popen, url = start_bridge(tmp_path, [dead, f"http://{worker.address}"])
+    sdk = AsyncOpenAI(
+        base_url=f"{url}/v1",
+        websocket_base_url=f"{url.replace('http://', 'ws://')}/v1",
+        api_key="unused",
+        max_retries=0,
+    )
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(2):  # round robin: one of the two handshakes starts at the dead one
+                async with sdk.realtime.connect(model="gpt-realtime") as connection:
+                    created = await recv(connection)
+                    assert created.type == "session.created"
+                    session_id = created.session.model_dump()["id"]
+                    await connection.conversation.item.create(item=TYPED)
+                    await connection.response.create()
+                    seen: list[Any] = []
+                    done = await until(connection, of_type("response.done"), seen)
+                assert done.response.status == "completed"
+                said = "".join(
+                    e.delta for e in seen if e.type == "response.output_audio_transcript.delta"
+                )
+                assert said == "Hello from Venice."
+                deltas = [e.delta for e in seen if e.type == "response.output_audio.delta"]
+                pcm = b"".join(base64.b64decode(delta) for delta in deltas)
+                assert len(pcm) % 2 == 0 and 0.5 < len(pcm) / 48_000 < 5  # pcm16, 24 kHz
+                heard = await LocalWhisperSTT().transcribe(wav(pcm), TranscriptionOptions("en"))
+                assert word_error_rate(said, heard.text) <= 0.15, heard.text
+                for _ in range(100):  # the bridge closed the worker's side as well
+                    scrape = Scrape((await http.get(f"http://{worker.address}/metrics")).text)
+                    if scrape.value("voice_worker_realtime_connections") == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                assert scrape.value("voice_worker_realtime_connections") == 0
+                stored = await http.get(f"{url}/api/voice/sessions/{session_id}/messages")
+                assert [m["text"] for m in stored.json()["items"]] == ["Hm?", "Hello from Venice."]
+
+        with pytest.raises(InvalidStatus) as refused:  # no other WebSocket is passed on
+            async with connect(f"{url.replace('http://', 'ws://')}/api/voice/sessions"):
+                pass
+        assert refused.value.response.status_code == 404
+    finally:
         stop(popen)

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
+from openai.types.realtime import RealtimeConversationItemUserMessageParam
 
 from shared.audio.decoding import decode as decode_file
 from tests.helpers import DATA
@@ -17,6 +18,12 @@ from tests.helpers import DATA
 RATE = 24_000
 FRAME = RATE * 2 // 50  # 20 ms of pcm16
 SILENCE_FRAME = b"\0" * FRAME
+#: a typed user message, as clients send it with conversation.item.create
+TYPED: RealtimeConversationItemUserMessageParam = {
+    "type": "message",
+    "role": "user",
+    "content": [{"type": "input_text", "text": "Hm?"}],
+}
 
 
 @cache

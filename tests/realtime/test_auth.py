@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from openai import AsyncOpenAI
-from openai.types.realtime import RealtimeConversationItemUserMessageParam
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
@@ -22,7 +21,7 @@ from tests.chat.fake_venice import FakeVenice
 from tests.helpers import Process
 from tests.metrics import Scrape
 from tests.realtime.conftest import worker_settings
-from tests.realtime.support import of_type, recv, until
+from tests.realtime.support import TYPED, of_type, recv, until
 from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.auth.api_keys import hash_key, new_key
@@ -31,11 +30,6 @@ from voice_worker.ratelimit.settings import RateLimitSettings, RequestLimits
 
 pytestmark = pytest.mark.slow
 KEYS = {"alice": new_key(), "bob": new_key(), "carol": new_key()}
-TYPED: RealtimeConversationItemUserMessageParam = {
-    "type": "message",
-    "role": "user",
-    "content": [{"type": "input_text", "text": "Hm?"}],
-}
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,13 @@ from typing import Any
 import httpx
 import pytest
 from openai.types.realtime import (
-    RealtimeConversationItemUserMessageParam,
     RealtimeSessionCreateRequestParam,
     RealtimeTranscriptionSessionCreateRequestParam,
 )
 
 from tests.helpers import JFK_TRANSCRIPT, word_error_rate, words
 from tests.realtime.conftest import Worker
-from tests.realtime.support import frames, jfk_pcm, of_type, recv, silence, until, wav
+from tests.realtime.support import TYPED, frames, jfk_pcm, of_type, recv, silence, until, wav
 from voice_worker.stt.base import TranscriptionOptions
 from voice_worker.stt.local import LocalWhisperSTT
 
@@ -27,11 +26,6 @@ pytestmark = pytest.mark.slow
 VAD_OVER_JFK: RealtimeSessionCreateRequestParam = {  # jfk.flac pauses ~1.1 s between phrases
     "type": "realtime",
     "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 1500}}},
-}
-TYPED: RealtimeConversationItemUserMessageParam = {
-    "type": "message",
-    "role": "user",
-    "content": [{"type": "input_text", "text": "Hm?"}],
 }
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -78,6 +78,19 @@ def _unavailable(exc: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"{type(exc).__name__}: {first_line}")
 
 
+@contextmanager
+def _unavailable_as_store_error() -> Iterator[None]:
+    """A database that cannot serve now raises StoreUnavailable; other errors pass."""
+    try:
+        yield
+    except UNREACHABLE as exc:
+        raise _unavailable(exc) from exc
+    except sa.exc.DBAPIError as exc:
+        if _is_unavailable(exc):
+            raise _unavailable(exc) from exc
+        raise
+
+
 class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -87,28 +100,16 @@ class SqlStore:
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; an unreachable database is StoreUnavailable."""
-        try:
+        with _unavailable_as_store_error():
             async with self.engine.connect() as conn:
                 yield conn
-        except UNREACHABLE as exc:
-            raise _unavailable(exc) from exc
-        except sa.exc.DBAPIError as exc:
-            if _is_unavailable(exc):
-                raise _unavailable(exc) from exc
-            raise
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
         """A transaction, committed at the end of the block (nothing of it otherwise)."""
-        try:
+        with _unavailable_as_store_error():
             async with self.engine.begin() as conn:
                 yield conn
-        except UNREACHABLE as exc:
-            raise _unavailable(exc) from exc
-        except sa.exc.DBAPIError as exc:
-            if _is_unavailable(exc):
-                raise _unavailable(exc) from exc
-            raise
 
     async def ping(self) -> None:
         async with self._connect() as conn:
