@@ -4,11 +4,14 @@ its ownership 404 reach the client through the bridge as they left the worker.""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.chat.fake_venice import FakeVenice
 from tests.deploy.test_bridge import node_modules, start_bridge
@@ -58,5 +61,33 @@ def test_the_bridge_forwards_each_users_token(
             assert client.get(f"/api/voice/sessions/{sid}", headers=bob).status_code == 404
             listed = client.get("/api/voice/sessions", headers=alice)
             assert "x-ratelimit-remaining-requests" in listed.headers  # limits on with auth
+    finally:
+        stop(popen)
+
+
+async def test_the_realtime_handshake_through_the_bridge_carries_the_token(
+    node_modules: None, jwt_worker: Process, tmp_path: Path
+) -> None:
+    """The worker's 401 for a WebSocket handshake without a token comes back through the
+    bridge as it left the worker; with alice's token the session is hers."""
+    popen, url = start_bridge(tmp_path, [f"http://{jwt_worker.address}"])
+    ws = f"{url.replace('http://', 'ws://')}/v1/realtime?model=gpt-realtime"
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws):
+                pass
+        response = refused.value.response
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert json.loads(response.body)["error"]["code"] == "missing_credentials"
+
+        async with connect(ws, additional_headers=bearer(hs256("alice"))) as connection:
+            created = json.loads(await connection.recv())
+            assert created["type"] == "session.created"
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            session = f"/api/voice/sessions/{created['session']['id']}"
+            mine = await client.get(session, headers=bearer(hs256("alice")))
+            assert mine.status_code == 200 and mine.json()["owner"] == "alice"
+            assert (await client.get(session, headers=bearer(hs256("bob")))).status_code == 404
     finally:
         stop(popen)
