@@ -20,6 +20,7 @@ from model_server.errors import InvalidRequestError
 from model_server.registry import ModelEntry, State
 from model_server.status import to_status
 from model_server.synthesizer import SpeechChunk, SpeechRequest, Synthesizer, VoiceSettings
+from shared.audio.formats import AudioFormat
 from shared.logs import new_request_id, request_id_var
 from voice_contract.errors import abort
 from voice_contract.reasons import Reason
@@ -119,17 +120,21 @@ def _bind_request_id(context: grpc.aio.ServicerContext[Any, Any]) -> None:
     request_id_var.set(str(metadata.get("x-request-id") or new_request_id()))
 
 
-def to_request(message: pb.SynthesizeRequest) -> SpeechRequest:
+def audio_format(value: int) -> AudioFormat:
+    """The format a request names; InvalidRequestError (field `format`) when unknown."""
     try:
-        fmt = format_from_pb(message.format)
+        return format_from_pb(value)
     except ValueError as exc:
         raise InvalidRequestError(str(exc), reason=Reason.FORMAT_UNKNOWN, field="format") from None
+
+
+def to_request(message: pb.SynthesizeRequest) -> SpeechRequest:
     return SpeechRequest(
         text=message.text,
         model=message.model,
         voice=message.voice,
         language=message.language,
-        format=fmt,
+        format=audio_format(message.format),
         sample_rate=message.sample_rate,
         speed=message.speed,
         instructions=message.instructions,
@@ -147,15 +152,11 @@ def to_settings(first: pb.TextStreamRequest | Malformed | None) -> VoiceSettings
             field="config",
         )
     config = first.config
-    try:
-        fmt = format_from_pb(config.format)
-    except ValueError as exc:
-        raise InvalidRequestError(str(exc), reason=Reason.FORMAT_UNKNOWN, field="format") from None
     return VoiceSettings(
         model=config.model,
         voice=config.voice,
         language=config.language,
-        format=fmt,
+        format=audio_format(config.format),
         sample_rate=config.sample_rate,
         speed=config.speed,
         instructions=config.instructions,

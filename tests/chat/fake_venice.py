@@ -21,6 +21,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 KEY = "venice-test-key"
+
+
+def venice_env(base_url: str) -> dict[str, str]:
+    """A worker's environment for its chat on this fake, served at `base_url` (the
+    server's URL and /api/v1)."""
+    return {
+        "VOICE_CHAT__PROVIDER": "venice",
+        "VOICE_CHAT__VENICE__API_KEY": KEY,
+        "VOICE_CHAT__VENICE__BASE_URL": base_url,
+    }
+
+
 PAUSE, BREAK = "\x00pause", "\x00break"  # markers in a scripted stream, never sent
 VENICE_BOOLS = {
     "strip_thinking_response",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.helpers import Process
 from tests.worker.support import ThreadServer, worker_process
 
@@ -31,9 +31,7 @@ def worker_and_fake(
     with ThreadServer(fake.app) as venice:
         env = {
             "VOICE_STT__PROVIDER": "mock",
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
             "VOICE_CHAT__MAX_RETRIES": "0",
             "VOICE_RESPONSE_CACHE__ENABLED": "false",
             "VOICE_IDEMPOTENCY__LEASE_SECONDS": "2",

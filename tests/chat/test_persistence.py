@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.cache.redis_cache import RedisCache
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.helpers import Process, free_port
 from tests.worker.support import worker_process
 from voice_worker.catalog.model_mirror import ModelMirror
@@ -36,9 +36,7 @@ def test_restart_keeps_history_and_failures_leave_no_half_turn(
     fake.scenario = "plain"
     env = {
         "VOICE_DATABASE__URL": database_url,
-        "VOICE_CHAT__PROVIDER": "venice",
-        "VOICE_CHAT__VENICE__API_KEY": KEY,
-        "VOICE_CHAT__VENICE__BASE_URL": venice_url,
+        **venice_env(venice_url),
         "VOICE_CHAT__MAX_RETRIES": "0",
         "VOICE_RESPONSE_CACHE__ENABLED": "false",
     }
@@ -77,9 +75,7 @@ def test_model_server_down_is_a_503_and_no_half_turn(
     fake.scenario = "plain"
     env = {
         "VOICE_DATA_DIR": str(tmp_path),
-        "VOICE_CHAT__PROVIDER": "venice",
-        "VOICE_CHAT__VENICE__API_KEY": KEY,
-        "VOICE_CHAT__VENICE__BASE_URL": venice_url,
+        **venice_env(venice_url),
         "VOICE_TTS__MAX_RETRIES": "0",
         "VOICE_TTS__TIMEOUT_SECONDS": "2",
     }

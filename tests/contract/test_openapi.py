@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.helpers import ROOT, Process
 from tests.worker.support import ThreadServer, worker_process
 
@@ -32,9 +32,7 @@ def worker_url(tmp_path_factory: pytest.TempPathFactory, model_server: Process) 
     with ThreadServer(fake.app) as venice:
         env = {
             "VOICE_STT__PROVIDER": "mock",
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
         }
         directory = tmp_path_factory.mktemp("contract-worker")
         with worker_process(directory, model_server.address, env) as worker:

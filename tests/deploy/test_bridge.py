@@ -19,7 +19,7 @@ from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.helpers import DATA, JFK_TRANSCRIPT, ROOT, Process, decode, free_port, word_error_rate
 from tests.metrics import Scrape
 from tests.realtime.support import TYPED, of_type, recv, until, wav
@@ -114,9 +114,7 @@ def paced_worker(
     fake = FakeVenice()
     with ThreadServer(fake.app) as venice:
         env = {
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
             "VOICE_RESPONSE_CACHE__ENABLED": "false",
             "VOICE_STT__PROVIDER": "mock",
         }

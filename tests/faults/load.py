@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.postgres import PrivatePostgres
 from tests.worker.support import RedisServer, ThreadServer, worker_process
 
@@ -134,9 +134,7 @@ def two_workers(model_server: str, tmp_path: Path) -> Iterator[tuple[list[str], 
         venice = stack.enter_context(ThreadServer(fake.app))
         env = {
             "VOICE_STT__PROVIDER": "mock",
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
             "VOICE_DATABASE__URL": postgres.url,
             "VOICE_DATABASE__POOL_SIZE": "20",
             "VOICE_CACHE__BACKEND": "redis",

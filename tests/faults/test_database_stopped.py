@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.faults.turns import Outcome, assert_whole_and_once, conversations
 from tests.helpers import Process
 from tests.postgres import PrivatePostgres
@@ -31,9 +31,7 @@ def test_database_stopped_mid_run(
     with ThreadServer(fake.app) as venice:
         env = {
             "VOICE_STT__PROVIDER": "mock",
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
             "VOICE_RESPONSE_CACHE__ENABLED": "false",
             "VOICE_DATABASE__URL": postgres.url,
             "VOICE_IDEMPOTENCY__LEASE_SECONDS": "2",

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.deploy.test_bridge import start_bridge
 from tests.faults.turns import Outcome, assert_whole_and_once, conversations
 from tests.helpers import Process
@@ -31,9 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 def worker_env(venice: str, postgres: PrivatePostgres, redis: RedisServer) -> dict[str, str]:
     return {
         "VOICE_STT__PROVIDER": "mock",
-        "VOICE_CHAT__PROVIDER": "venice",
-        "VOICE_CHAT__VENICE__API_KEY": KEY,
-        "VOICE_CHAT__VENICE__BASE_URL": f"{venice}/api/v1",
+        **venice_env(f"{venice}/api/v1"),
         "VOICE_RESPONSE_CACHE__ENABLED": "false",
         "VOICE_DATABASE__URL": postgres.url,
         "VOICE_DATABASE__POOL_SIZE": "20",

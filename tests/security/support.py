@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from tests.chat.fake_venice import KEY as VENICE_KEY
+from tests.chat.fake_venice import venice_env
 
 
 def worker_env(venice_url: str, **extra: str) -> dict[str, str]:
     """A worker on the fake Venice with the mock STT (fast), no response cache."""
     return {
         "VOICE_STT__PROVIDER": "mock",
-        "VOICE_CHAT__PROVIDER": "venice",
+        **venice_env(venice_url),
         "VOICE_CHAT__MAX_RETRIES": "0",
-        "VOICE_CHAT__VENICE__API_KEY": VENICE_KEY,
-        "VOICE_CHAT__VENICE__BASE_URL": venice_url,
         "VOICE_RESPONSE_CACHE__ENABLED": "false",
         "VOICE_DATABASE__TTS_MODELS_SYNC_SECONDS": "0",
         **extra,

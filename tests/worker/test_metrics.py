@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from tests.chat.fake_venice import FakeVenice, venice_env
 from tests.helpers import Process
 from tests.metrics import Scrape, scrape
 from tests.worker.support import ThreadServer, worker_process
@@ -29,9 +29,7 @@ def two_processes(
         env = {
             "VOICE_HTTP_WORKERS": "2",
             "VOICE_STT__PROVIDER": "mock",
-            "VOICE_CHAT__PROVIDER": "venice",
-            "VOICE_CHAT__VENICE__API_KEY": KEY,
-            "VOICE_CHAT__VENICE__BASE_URL": f"{venice.url}/api/v1",
+            **venice_env(f"{venice.url}/api/v1"),
             "VOICE_CHAT__MAX_RETRIES": "0",
         }
         directory = tmp_path_factory.mktemp("metrics-worker")

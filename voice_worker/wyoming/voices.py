@@ -80,7 +80,7 @@ class VoiceDirectory:
             except (VoiceError, asyncio.TimeoutError) as exc:
                 log.warning(
                     "cannot read the voice catalogue; using the last copy",
-                    extra={"error": getattr(exc, "message", "timed out")},
+                    extra={"error": exc.message if isinstance(exc, VoiceError) else "timed out"},
                 )
                 if current is not None:  # try again after a while, not on every request
                     self._snapshot = Snapshot(current.voices, current.models, time.monotonic())
