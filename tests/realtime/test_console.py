@@ -76,7 +76,9 @@ async def test_the_console_hears_speech_and_plays_the_reply(
     assert stats["replies"][-1] == "Hello from Venice."  # the reply to the last turn
     assert stats["audioSecondsScheduled"] > 0.5 and not stats["errors"]
     shown = await page.inner_text("#turns")
-    assert "Hello from Venice." in shown and "fellow American" in shown
+    # "fellow America" (not "...Americans"): when the browser splits the speech into two
+    # turns, Whisper tiny may hear the short first one as "fellow America."
+    assert "Hello from Venice." in shown and "fellow America" in shown
     assert "first audio" in shown  # a latency strip
     # the history, as reloaded after the last response (a first turn cut short by the
     # second may be there before it, with the part of its reply that was played)
