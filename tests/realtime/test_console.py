@@ -86,5 +86,5 @@ async def test_the_console_hears_speech_and_plays_the_reply(
         "document.querySelector('#messages').innerText.includes('Hello from Venice.')",
         timeout=30_000,
     )
-    assert "fellow American" in await page.inner_text("#messages")
+    assert "fellow America" in await page.inner_text("#messages")
     assert not problems
