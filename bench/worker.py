@@ -53,8 +53,8 @@ def transcribe_through_worker(url: str) -> tuple[float, str]:
 def transcribe_directly() -> tuple[float, str]:
     from faster_whisper import WhisperModel
 
-    from voice_worker.settings import LocalSTTSettings
     from voice_worker.stt.local import default_model_path
+    from voice_worker.stt.settings import LocalSTTSettings
 
     local = LocalSTTSettings()
     model = WhisperModel(

@@ -199,7 +199,7 @@ async def _keep_choices(
     stack: AsyncExitStack, speech: CachedSpeech, catalog: Catalog, voice_map: dict[str, str]
 ) -> None:
     """The names the provider offers (catalog.choices), now and every 30 s after."""
-    if catalog.provider != "model_server":
+    if not catalog.complete:
         return
     speech.choices = await load_choices(catalog, voice_map)
 

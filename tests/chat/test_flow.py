@@ -17,12 +17,12 @@ from voice_worker.chat.local import LocalChat
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation.adapters import TurnSpeech
 from voice_worker.conversation.engine import VoiceChatEngine
-from voice_worker.settings import STTSettings
 from voice_worker.speech.cached_speech import CachedSpeech
 from voice_worker.store.base import SessionSettings
 from voice_worker.store.sql import SqlStore, open_store
 from voice_worker.stt.base import STTProvider, TranscriptionOptions
 from voice_worker.stt.registry import build_stt
+from voice_worker.stt.settings import STTSettings
 from voice_worker.tts.model_server import ModelServerTTS
 
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from shared.audio.formats import AudioFormat
 from shared.logs import request_id_var
 from tests.fleet.servers import ServerSlot
-from voice_worker.settings import FleetSettings, TTSSettings
 from voice_worker.tts.base import SpeechOptions
 from voice_worker.tts.fleet.discovery import Resolver, system_resolver
 from voice_worker.tts.fleet.provider import FleetTTS
+from voice_worker.tts.settings import FleetSettings, TTSSettings
 
 REFRESH_SECONDS = 0.3
 SENTENCES = "The quick brown fox jumps over the lazy dog. It was a bright cold day in April."

@@ -25,6 +25,7 @@ from voice_worker.auth.deps import PrincipalDep
 from voice_worker.auth.middleware import AuthMiddleware
 from voice_worker.auth.principal import Principal
 from voice_worker.auth.settings import AuthSettings
+from voice_worker.ratelimit.budgets import RouteBudgets
 from voice_worker.ratelimit.limiter import RateLimiter
 from voice_worker.ratelimit.middleware import RateLimitMiddleware
 from voice_worker.ratelimit.settings import RateLimitSettings
@@ -50,8 +51,10 @@ def app() -> tuple[FastAPI, Authenticator]:
         async for text in websocket.iter_text():
             await websocket.send_text(text)
 
-    served.state.rate_limiter = RateLimiter(RateLimitSettings(realtime_connections=1))
-    served.add_middleware(RateLimitMiddleware)
+    limiter = RateLimiter(RateLimitSettings(realtime_connections=1))
+    served.add_middleware(
+        RateLimitMiddleware, limiter=lambda: limiter, budgets=RouteBudgets(served.routes)
+    )
     served.add_middleware(AuthMiddleware, authenticator=auth)
     return served, auth
 

@@ -8,7 +8,7 @@ from wyoming.info import Describe, Info
 
 from tests.helpers import Process
 from tests.wyoming.support import client, read_until
-from voice_worker.settings import WyomingSettings
+from voice_worker.wyoming.settings import WyomingSettings
 
 
 async def test_describe_lists_the_stt_model_and_the_piper_voice(wyoming: Process) -> None:

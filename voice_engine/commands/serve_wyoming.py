@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from shared.logs import configure_logging
     from voice_worker.settings import Settings
-    from voice_worker.wyoming.server import serve
+    from voice_worker.wyoming_app import serve
 
     os.environ.update(overrides(args))
     settings = Settings()

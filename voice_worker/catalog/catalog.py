@@ -19,6 +19,8 @@ class Catalog:
         self.provider = tts.name
         self._voices = tts if isinstance(tts, SupportsVoices) else None
         self._models = tts if isinstance(tts, SupportsModels) else None
+        #: it lists both its voices and its models: requests can be checked against them
+        self.complete = self._voices is not None and self._models is not None
         # OpenAI's names reach OpenAI itself untouched; elsewhere they map through here
         self.voice_aliases = {} if tts.name == "openai" else dict(voice_map)
 

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from voice_worker.catalog.catalog import Catalog
+from voice_worker.catalog.openai_names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.errors import InvalidRequest
-from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 
 log = logging.getLogger(__name__)
 #: backends whose models take a style prompt (`instructions`)
@@ -63,9 +63,10 @@ def language_forms(tag: str) -> set[str]:
 
 
 async def load_choices(catalog: Catalog, voice_map: Mapping[str, str]) -> SpeechChoices | None:
-    """The choices of `catalog`'s provider; None without a catalogue (or when it did
-    not answer at start-up: then requests go to the provider unchecked)."""
-    if catalog.provider != "model_server":
+    """The choices of `catalog`'s provider; None without a complete catalogue (voices and
+    models), or when it did not answer at start-up: then requests go to the provider
+    unchecked."""
+    if not catalog.complete:
         return None
     try:
         voices, models = await asyncio.wait_for(

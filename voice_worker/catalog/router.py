@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Annotated, cast
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
-from voice_worker.deps import CatalogDep
-from voice_worker.http.openapi import errors
-from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
+from voice_worker.catalog.catalog import Catalog
+from voice_worker.catalog.openai_names import OPENAI_TTS_MODELS, OPENAI_VOICES
+from voice_worker.http.responses import errors
 
+
+def catalog(request: Request) -> Catalog:
+    return cast(Catalog, request.app.state.catalog)
+
+
+CatalogDep = Annotated[Catalog, Depends(catalog)]
 router = APIRouter(tags=["catalog"])
 _CREATED = int(time.time())
 

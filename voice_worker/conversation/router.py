@@ -8,10 +8,10 @@ session, bad input, unreadable or silent audio) is refused with an HTTP status."
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, cast
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
 from voice_worker.auth.deps import PrincipalDep
@@ -19,10 +19,17 @@ from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.protocol import TextTurn, TurnOut
 from voice_worker.conversation.sse import MEDIA_TYPE, turn_events
 from voice_worker.conversation.turn import Turn, TurnResult
-from voice_worker.deps import EngineDep, TranscriberDep
 from voice_worker.http.headers import REPLAYED, IdempotencyKey
-from voice_worker.http.openapi import AUDIO, TURN_EVENTS, errors
+from voice_worker.http.responses import AUDIO, TURN_EVENTS, errors
+from voice_worker.ratelimit.budgets import spends
+from voice_worker.transcription.router import TranscriberDep
 
+
+def engine(request: Request) -> VoiceChatEngine:
+    return cast(VoiceChatEngine, request.app.state.conversation)
+
+
+EngineDep = Annotated[VoiceChatEngine, Depends(engine)]
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
 MAX_HEADER_CHARS = 2000
 REPLY = {
@@ -37,6 +44,7 @@ REPLY = {
     "/{session_id}/messages",
     response_model=TurnOut,
     responses={200: REPLY, **errors(400, 404, 409, 413, 422, 502, 503, 504)},
+    openapi_extra=spends("turns"),
 )
 async def voice_turn(
     session_id: str,
@@ -56,6 +64,7 @@ async def voice_turn(
     "/{session_id}/text",
     response_model=TurnOut,
     responses={200: REPLY, **errors(400, 404, 409, 422, 502, 503, 504)},
+    openapi_extra=spends("turns"),
 )
 async def text_turn(
     session_id: str,

@@ -3,9 +3,9 @@ Each for the caller (the principal): ownership is the SessionManager's."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from voice_worker.auth.deps import PrincipalDep
 from voice_worker.conversation.protocol import (
@@ -16,17 +16,24 @@ from voice_worker.conversation.protocol import (
     SessionPage,
     SessionPatch,
 )
-from voice_worker.conversation.sessions import MAX_PAGE
-from voice_worker.deps import SessionsDep
+from voice_worker.conversation.sessions import MAX_PAGE, SessionManager
 from voice_worker.http.headers import REPLAYED, IdempotencyKey
-from voice_worker.http.openapi import errors
+from voice_worker.http.responses import errors
+from voice_worker.ratelimit.budgets import spends
 from voice_worker.store.cursors import MESSAGE_CURSOR_PATTERN, SESSION_CURSOR_PATTERN
 
+
+def sessions(request: Request) -> SessionManager:
+    return cast(SessionManager, request.app.state.sessions)
+
+
+SessionsDep = Annotated[SessionManager, Depends(sessions)]
 router = APIRouter(prefix="/api/voice/sessions", tags=["voice chat"])
+SESSIONS = spends("sessions")
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page.")]
 
 
-@router.post("", status_code=201, responses=errors(400, 404, 409, 422, 503))
+@router.post("", status_code=201, responses=errors(400, 404, 409, 422, 503), openapi_extra=SESSIONS)
 async def create_session(
     sessions: SessionsDep,
     principal: PrincipalDep,
@@ -43,7 +50,7 @@ async def create_session(
     return SessionOut.of(record)
 
 
-@router.get("", responses=errors(400, 503))
+@router.get("", responses=errors(400, 503), openapi_extra=SESSIONS)
 async def list_sessions(
     sessions: SessionsDep,
     principal: PrincipalDep,
@@ -54,14 +61,14 @@ async def list_sessions(
     return SessionPage(items=[SessionOut.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/{session_id}", responses=errors(404, 503))
+@router.get("/{session_id}", responses=errors(404, 503), openapi_extra=SESSIONS)
 async def get_session(
     session_id: str, sessions: SessionsDep, principal: PrincipalDep
 ) -> SessionOut:
     return SessionOut.of(await sessions.get(principal, session_id))
 
 
-@router.patch("/{session_id}", responses=errors(400, 404, 503))
+@router.patch("/{session_id}", responses=errors(400, 404, 503), openapi_extra=SESSIONS)
 async def update_session(
     session_id: str, body: SessionPatch, sessions: SessionsDep, principal: PrincipalDep
 ) -> SessionOut:
@@ -69,7 +76,7 @@ async def update_session(
     return SessionOut.of(await sessions.update(principal, session_id, changes, body.title))
 
 
-@router.delete("/{session_id}", status_code=204, responses=errors(404, 503))
+@router.delete("/{session_id}", status_code=204, responses=errors(404, 503), openapi_extra=SESSIONS)
 async def delete_session(
     session_id: str, sessions: SessionsDep, principal: PrincipalDep
 ) -> Response:
@@ -77,7 +84,7 @@ async def delete_session(
     return Response(status_code=204)
 
 
-@router.get("/{session_id}/messages", responses=errors(400, 404, 503))
+@router.get("/{session_id}/messages", responses=errors(400, 404, 503), openapi_extra=SESSIONS)
 async def list_messages(
     session_id: str,
     sessions: SessionsDep,

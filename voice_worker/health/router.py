@@ -5,13 +5,21 @@ JSON, for a person looking at one worker)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, cast
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from voice_worker.deps import HealthDep
-from voice_worker.http.openapi import TEXT
+from voice_worker.health.probe import HealthProbe
+from voice_worker.http.responses import TEXT
 from voice_worker.observability import exposition
 
+
+def health(request: Request) -> HealthProbe:
+    return cast(HealthProbe, request.app.state.health)
+
+
+HealthDep = Annotated[HealthProbe, Depends(health)]
 router = APIRouter(tags=["health"])
 
 

@@ -31,7 +31,7 @@ from voice_worker.errors import (
     UpstreamUnavailable,
     VoiceError,
 )
-from voice_worker.http.openapi import allowed_methods
+from voice_worker.http.responses import allowed_methods
 from voice_worker.observability import metrics
 
 log = logging.getLogger(__name__)

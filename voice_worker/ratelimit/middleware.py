@@ -1,7 +1,8 @@
 """Rate limits as a pure ASGI middleware, inside the authentication middleware (it
 needs the principal): each HTTP request or WebSocket handshake spends one request of its
-route class; over the limit it is answered 429 with Retry-After and the
-x-ratelimit-*-requests headers (on every answer too), in OpenAI's error shape. A
+route class (as its route declares it: ratelimit.budgets); over the limit it is
+answered 429 with Retry-After and the x-ratelimit-*-requests headers (on every answer
+too), in OpenAI's error shape. A
 WebSocket also holds one of its user's connection slots while it is open. The call runs
 with a `Meter`, so the domain can charge what it costs (audio seconds, characters)."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -17,10 +19,10 @@ from redis.exceptions import RedisError
 from voice_worker.auth.middleware import is_open, refuse
 from voice_worker.auth.principal import Principal
 from voice_worker.errors import Busy
+from voice_worker.ratelimit.budgets import RouteBudgets
 from voice_worker.ratelimit.connections import LEASE_SECONDS
 from voice_worker.ratelimit.limiter import RateLimiter
 from voice_worker.ratelimit.meter import Meter, meter_var
-from voice_worker.ratelimit.routes import route_class
 
 
 def error_body(message: str, code: str, type_: str = "rate_limit_error") -> bytes:
@@ -48,19 +50,30 @@ def identity_of(scope: dict[str, Any], trust_forwarded_for: bool) -> str:
 
 
 class RateLimitMiddleware:
-    def __init__(self, app: Any, trust_forwarded_for: bool = False) -> None:
+    """`limiter`: the running worker's limiter (None: limits off, or not started yet);
+    `budgets`: what each route spends."""
+
+    def __init__(
+        self,
+        app: Any,
+        limiter: Callable[[], RateLimiter | None],
+        budgets: RouteBudgets,
+        trust_forwarded_for: bool = False,
+    ) -> None:
         self.app = app
+        self.limiter = limiter
+        self.budgets = budgets
         self.trust_forwarded_for = trust_forwarded_for
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         limiter: RateLimiter | None = None
         if scope["type"] in ("http", "websocket") and not is_open(scope["path"]):
-            limiter = getattr(scope["app"].state, "rate_limiter", None)
+            limiter = self.limiter()
         if limiter is None:
             await self.app(scope, receive, send)
             return
         identity = identity_of(scope, self.trust_forwarded_for)
-        route = route_class(scope["type"], scope.get("method", "GET"), scope["path"])
+        route = self.budgets.of(scope)
         json_type = [(b"content-type", b"application/json")]
         try:
             decision = await limiter.hit_request(route, identity)

@@ -23,6 +23,7 @@ from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest, PayloadTooLarge
 from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds, wav
 from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import (
     FRAME_MS,
     SilenceBegan,
@@ -34,7 +35,6 @@ from voice_worker.realtime.vad import (
     VadConfig,
     VadEvent,
 )
-from voice_worker.settings import RealtimeSettings
 
 Transcribe = Callable[[bytes], "asyncio.Task[Heard]"]
 

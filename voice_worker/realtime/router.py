@@ -13,12 +13,20 @@ budgets (connections at once, turns a minute) are the rate limits'."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import APIRouter, WebSocket
+from starlette.requests import HTTPConnection
 
 from voice_worker.auth.deps import principal
-from voice_worker.deps import realtime_services
 from voice_worker.realtime.connection import Opening, serve
 from voice_worker.realtime.protocol import BETA_HEADER, Dialect
+from voice_worker.realtime.services import RealtimeServices
+
+
+def realtime_services(connection: HTTPConnection) -> RealtimeServices:
+    return cast(RealtimeServices, connection.app.state.realtime)
+
 
 router = APIRouter(tags=["realtime"])
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"

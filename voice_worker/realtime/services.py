@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
 from voice_worker.realtime.claims import SessionClaims
+from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel, shared_model
-from voice_worker.settings import RealtimeSettings
 from voice_worker.transcription.transcriber import Transcriber
 
 

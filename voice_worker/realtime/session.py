@@ -55,8 +55,8 @@ from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.input import InputAudio, SpeechBegan, Turn
 from voice_worker.realtime.outbox import Outbox
 from voice_worker.realtime.response import Reply, ResponseRun, UserItem, pcm_options
+from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel
-from voice_worker.settings import RealtimeSettings
 from voice_worker.store.base import SessionRecord
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from shared.cache.singleflight import SingleFlight
 from shared.limits import MAX_SAMPLE_RATE, MAX_SPEED, MAX_TEXT_CHARS, MIN_SAMPLE_RATE, MIN_SPEED
 from shared.speakable import TextIssue, TextRejected, check_characters, check_speakable
 from voice_worker.catalog.choices import SpeechChoices
+from voice_worker.catalog.openai_names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.errors import InvalidRequest
-from voice_worker.speech.names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.tts.base import SpeechOptions, TTSProvider
 from voice_worker.tts.transcode import fix_wav_sizes, stream_any_format
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from voice_worker.settings import STTSettings
 from voice_worker.stt.base import STTProvider
+from voice_worker.stt.settings import STTSettings
 
 
 def _local(s: STTSettings) -> STTProvider:

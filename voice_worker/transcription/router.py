@@ -1,20 +1,33 @@
-"""`POST /v1/audio/transcriptions`: OpenAI's multipart contract over `Transcriber`."""
+"""`POST /v1/audio/transcriptions` (OpenAI's multipart contract) and `POST /api/voice/stt`
+(the design's own: multipart `file`, JSON transcript out with segments and words) over
+`Transcriber`, which the app puts on `app.state.transcriber`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from voice_worker.deps import TranscriberDep
 from voice_worker.errors import InvalidRequest
-from voice_worker.http.openapi import errors
+from voice_worker.http.responses import errors
+from voice_worker.ratelimit.budgets import spends
 from voice_worker.stt.base import TranscriptionOptions
-from voice_worker.transcription.formats import Granularity, ResponseFormat, render
+from voice_worker.transcription.formats import (
+    Granularity,
+    ResponseFormat,
+    render,
+    to_verbose_json,
+)
 from voice_worker.transcription.transcriber import Transcriber, Upload
 
-router = APIRouter(tags=["transcription"])
+
+def transcriber(request: Request) -> Transcriber:
+    return cast(Transcriber, request.app.state.transcriber)
+
+
+TranscriberDep = Annotated[Transcriber, Depends(transcriber)]
+router = APIRouter()
 
 
 async def read_upload(file: UploadFile, transcriber: Transcriber, param: str = "file") -> Upload:
@@ -25,6 +38,7 @@ async def read_upload(file: UploadFile, transcriber: Transcriber, param: str = "
 
 @router.post(
     "/v1/audio/transcriptions",
+    tags=["transcription"],
     response_class=Response,
     responses={
         200: {
@@ -38,6 +52,7 @@ async def read_upload(file: UploadFile, transcriber: Transcriber, param: str = "
         },
         **errors(400, 413, 502, 503, 504),
     },
+    openapi_extra=spends("transcription"),
 )
 async def create_transcription(
     transcriber: TranscriberDep,
@@ -71,3 +86,25 @@ async def create_transcription(
     if isinstance(body, str):
         return PlainTextResponse(body, media_type=media_type)
     return JSONResponse(body)
+
+
+@router.post(
+    "/api/voice/stt",
+    tags=["voice"],
+    responses=errors(400, 413, 502, 503, 504),
+    openapi_extra=spends("transcription"),
+)
+async def stt(
+    transcriber: TranscriberDep,
+    file: Annotated[UploadFile, File()],
+    language: Annotated[str, Form()] = "",
+    prompt: Annotated[str, Form()] = "",
+    words: Annotated[bool, Form()] = False,
+) -> dict[str, object]:
+    upload = await read_upload(file, transcriber)
+    options = TranscriptionOptions(
+        language=language or None, prompt=prompt or None, word_timestamps=words
+    )
+    transcript = await transcriber.transcribe(upload, options)
+    granularities = frozenset({"segment", "word"} if words else {"segment"})
+    return {"provider": transcriber.provider.name, **to_verbose_json(transcript, granularities)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from voice_contract.channels import ChannelSecurity
-from voice_worker.settings import TTSSettings
 from voice_worker.tts.base import TTSProvider
+from voice_worker.tts.settings import TTSSettings
 
 
 def _model_server(s: TTSSettings, security: ChannelSecurity) -> TTSProvider:

@@ -1,29 +1,23 @@
-"""`serve(settings)`: the Wyoming server, until SIGTERM or SIGINT.
-
-It builds the worker's speech parts (`build_speech_components`: speech-to-text, the
-model-server provider, the audio cache; no chat, no store) and listens on
-VOICE_WYOMING__URI, one `WyomingHandler` per connection. It listens with asyncio itself
-rather than the package's `AsyncServer` only to stop gracefully, which that one does
-not: on a signal it stops accepting, closes idle connections, lets requests in
-progress finish (VOICE_WYOMING__SHUTDOWN_GRACE_SECONDS), then closes the rest."""
+"""`WyomingServer`: listens on VOICE_WYOMING__URI, one `WyomingHandler` per connection,
+over the speech parts it is given (voice_worker/wyoming_app.py builds them and runs
+it until a signal); `announcement` announces it on the LAN when asked. It listens
+with asyncio itself rather than the package's `AsyncServer` only to stop gracefully,
+which that one does not: `drain` stops accepting, closes idle connections, lets
+requests in progress finish (VOICE_WYOMING__SHUTDOWN_GRACE_SECONDS), then closes the
+rest."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
 from urllib.parse import urlparse
 
-from voice_worker.components import build_speech_components
-from voice_worker.settings import Settings, WyomingSettings
 from voice_worker.wyoming.announce import announce, announced_host
 from voice_worker.wyoming.handler import Services, WyomingHandler
-from voice_worker.wyoming.tts import PcmSpeech
-from voice_worker.wyoming.voices import VoiceDirectory
+from voice_worker.wyoming.settings import WyomingSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,40 +96,3 @@ async def announcement(settings: WyomingSettings, port: int) -> AsyncIterator[No
         return
     async with announce(settings.zeroconf_name, host, port):
         yield
-
-
-async def serve(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    wyoming = settings.wyoming
-    async with AsyncExitStack() as stack:
-        parts = await build_speech_components(settings, stack)
-        services = Services(
-            stt=parts.stt,
-            transcriber=parts.transcriber,
-            speech=PcmSpeech(parts.speech, wyoming.sample_rate),
-            voices=VoiceDirectory(parts.catalog),
-            samples_per_chunk=wyoming.samples_per_chunk,
-        )
-        catalogue = await services.voices.snapshot()  # so the first describe is quick
-        server = WyomingServer(wyoming.uri, services)
-        await server.start()
-        async with announcement(
-            wyoming, server.port if urlparse(wyoming.uri).scheme == "tcp" else 0
-        ):
-            log.info(
-                "wyoming server ready",
-                extra={
-                    "uri": wyoming.uri,
-                    "port": server.port if server.uri.scheme == "tcp" else None,
-                    "stt": parts.stt.name,
-                    "tts": parts.tts.name,
-                    "voices": len(catalogue.voices),
-                },
-            )
-            await stop.wait()
-        log.info("wyoming server stopping")
-        await server.drain(wyoming.shutdown_grace_seconds)
-    log.info("wyoming server stopped")

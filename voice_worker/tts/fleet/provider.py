@@ -26,7 +26,6 @@ from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.wire import PB_FORMATS
 from voice_worker.errors import UpstreamUnavailable
 from voice_worker.lifecycle import Readiness
-from voice_worker.settings import TTSSettings
 from voice_worker.tts.base import (
     ModelDescription,
     Speech,
@@ -46,6 +45,7 @@ from voice_worker.tts.model_server import (
     synthesis_request,
     voice_description,
 )
+from voice_worker.tts.settings import TTSSettings
 from voice_worker.tts.text_call import TextCall
 
 Stream = grpc.aio.UnaryStreamCall[pb.SynthesizeRequest, pb.AudioChunk]

@@ -4,17 +4,24 @@ token (a server, such as the web app's bridge, calls this for its user)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.limits import MAX_NAME_CHARS
 from voice_worker.auth.client_secrets import ClientSecrets
 from voice_worker.auth.deps import PrincipalDep
 from voice_worker.errors import InvalidRequest
-from voice_worker.http.openapi import errors
+from voice_worker.http.responses import errors
+from voice_worker.ratelimit.budgets import spends
 
+
+def client_secrets(request: Request) -> ClientSecrets:
+    return cast(ClientSecrets, request.app.state.client_secrets)
+
+
+ClientSecretsDep = Annotated[ClientSecrets, Depends(client_secrets)]
 router = APIRouter(tags=["realtime"])
 
 
@@ -43,11 +50,10 @@ class ClientSecretOut(BaseModel):
     session: dict[str, Any]
 
 
-@router.post("/v1/realtime/client_secrets", responses=errors(400))
+@router.post("/v1/realtime/client_secrets", responses=errors(400), openapi_extra=spends("realtime"))
 async def create_client_secret(
-    principal: PrincipalDep, request: Request, body: ClientSecretRequest | None = None
+    principal: PrincipalDep, secrets: ClientSecretsDep, body: ClientSecretRequest | None = None
 ) -> ClientSecretOut:
-    secrets = cast(ClientSecrets, request.app.state.client_secrets)
     seconds = body.expires_after.seconds if body and body.expires_after else None
     if seconds is not None and seconds > secrets.default_seconds:
         raise InvalidRequest(

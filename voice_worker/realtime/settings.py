@@ -1,0 +1,50 @@
+"""Realtime settings (VOICE_REALTIME__*), nested in the worker's Settings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class RealtimeSettings(BaseModel):
+    """Real-time conversation over WebSocket, the OpenAI Realtime protocol at
+    `/v1/realtime` (VOICE_REALTIME__*). The server VAD defaults apply until a client's
+    `session.update` sets its own."""
+
+    max_event_bytes: int = Field(
+        8 * 2**20,
+        ge=2**16,
+        description="Largest WebSocket message a client may send (larger: closed, 1009).",
+    )
+    max_append_bytes: int = Field(
+        4 * 2**20,
+        ge=1024,
+        description="Largest audio of one input_audio_buffer.append, decoded, in bytes.",
+    )
+    max_buffer_seconds: float = Field(
+        120.0, gt=0, description="Most audio the input buffer holds before a commit or clear."
+    )
+    min_commit_ms: int = Field(100, ge=0, description="Least audio a commit may hold.")
+    max_queued_bytes: int = Field(
+        16 * 2**20,
+        ge=2**16,
+        description="Events not yet sent to a client, in bytes; past it the client is "
+        "too slow and is disconnected (close code 1008).",
+    )
+    max_instructions_chars: int = Field(
+        16_000, ge=1, description="Longest `instructions` (the system persona) accepted."
+    )
+    vad_threshold: float = Field(
+        0.5, ge=0, le=1, description="Server VAD: speech probability that starts speech."
+    )
+    vad_prefix_padding_ms: int = Field(
+        300, ge=0, le=5000, description="Server VAD: audio kept from before speech starts."
+    )
+    vad_silence_duration_ms: int = Field(
+        500, ge=0, le=10_000, description="Server VAD: silence that ends the user's turn."
+    )
+    early_transcription_ms: int = Field(
+        96,
+        ge=-1,
+        description="After this much silence the speech so far is transcribed ahead of the "
+        "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
+    )

@@ -1,1 +1,0 @@
-"""The design's own routes, `/api/voice/tts` and `/api/voice/stt`."""
