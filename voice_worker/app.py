@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RateLimitMiddleware,
         limiter=running.rate_limiter,
-        budgets=RouteBudgets(app.routes),
+        budgets=RouteBudgets(route for router in ROUTERS for route in router.routes),
         trust_forwarded_for=settings.rate_limit.trust_forwarded_for,
     )
     app.add_middleware(AuthMiddleware, authenticator=authenticator)
