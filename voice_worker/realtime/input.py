@@ -8,10 +8,10 @@ sessions too: there it only transcribes early.
 
 With server VAD the buffer keeps only the prefix padding until speech starts
 (`SpeechBegan`, with the audio_start_ms the protocol reports); when the silence window
-runs out, the speech becomes a turn (`TurnEnded`: its audio, up to the end of the
-window). When the user falls silent, the speech so far is transcribed at once
+runs out, the speech becomes an utterance (`TurnEnded`: its audio, up to the end of
+the window). When the user falls silent, the speech so far is transcribed at once
 (`transcribe_early`); the transcript is dropped as soon as the user speaks again or
-the buffer changes, so one still there when the turn is committed heard all of it."""
+the buffer changes, so one still there when the utterance is committed heard all of it."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class SpeechBegan:
 
 
 @dataclass(frozen=True)
-class Turn:
+class Utterance:
     """Audio committed as a user item, and its early transcript when it covers it."""
 
     item_id: str
@@ -56,7 +56,7 @@ class Turn:
 
 @dataclass(frozen=True)
 class TurnEnded:
-    turn: Turn
+    utterance: Utterance
     audio_end_ms: int  # with the silence window
 
 
@@ -113,7 +113,7 @@ class InputAudio:
             found = await asyncio.to_thread(self.detector.feed, samples)
         else:
             found = self.detector.feed(samples)
-        events = [e for vad_event in found if (e := self._turn(vad_event)) is not None]
+        events = [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
         if self.vad is not None and self.speech_item is None:
             # while nobody speaks, keep only what the prefix padding may need
             extra = len(self.buffer) - (self.vad.prefix_padding_ms + FRAME_MS) * BYTES_PER_MS
@@ -121,7 +121,7 @@ class InputAudio:
                 self._drop(extra)
         return events
 
-    def _turn(self, found: VadEvent) -> InputEvent | None:
+    def _input_event(self, found: VadEvent) -> InputEvent | None:
         vad = self.vad
         if isinstance(found, SpeechStarted):
             self._discard_early()
@@ -140,8 +140,8 @@ class InputAudio:
             return TurnEnded(self._take(item_id, self._offset(found.at_ms)), found.at_ms)
         return None
 
-    def commit(self) -> Turn:
-        """The whole buffer as a turn (`input_audio_buffer.commit`)."""
+    def commit(self) -> Utterance:
+        """The whole buffer as an utterance (`input_audio_buffer.commit`)."""
         if len(self.buffer) < max(self.settings.min_commit_ms * BYTES_PER_MS, 2):
             raise InvalidRequest(
                 f"buffer too small: a commit needs at least {self.settings.min_commit_ms} ms "
@@ -158,7 +158,7 @@ class InputAudio:
         self.speech_item = None
         self.detector.reset()
 
-    def _take(self, item_id: str, end: int) -> Turn:
+    def _take(self, item_id: str, end: int) -> Utterance:
         """The buffer up to `end`, with the early transcript if it covers it."""
         audio = bytes(self.buffer[:end])
         early, self.early = self.early, None
@@ -166,7 +166,7 @@ class InputAudio:
         if early is not None and not reuse:
             early.task.cancel()
         self._drop(end)
-        return Turn(item_id, audio, early.task if early is not None and reuse else None)
+        return Utterance(item_id, audio, early.task if early is not None and reuse else None)
 
     def _start_early(self, end: int) -> None:
         if self.settings.early_transcription_ms < 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from openai.types.beta.realtime import RealtimeClientEvent as BetaClientEvent
 from openai.types.realtime import RealtimeClientEvent
@@ -44,7 +44,7 @@ class BadEvent(Exception):
     event_id: str | None
 
 
-def parse_event(raw: str | bytes, dialect: Dialect) -> BaseModel:
+def parse_event(raw: str | bytes, dialect: Dialect) -> RealtimeClientEvent:
     """The GA SDK model of one client message; BadEvent when it is not one."""
     try:
         data = json.loads(raw)
@@ -61,7 +61,7 @@ def parse_event(raw: str | bytes, dialect: Dialect) -> BaseModel:
             data = beta.client_to_ga(
                 validated(data, BETA_EVENTS, dialect).model_dump(exclude_unset=True)
             )
-        return validated(data, GA_EVENTS, dialect)
+        return cast(RealtimeClientEvent, validated(data, GA_EVENTS, dialect))
     except InvalidRequest as exc:
         raise BadEvent(exc, event_id) from None
 
@@ -77,9 +77,7 @@ def validated(data: dict[str, Any], events: dict[str, type[BaseModel]], dialect:
             code="invalid_event_type",
         )
     if kind in UNSUPPORTED:
-        raise InvalidRequest(
-            f"{kind} is not supported by this server", param="type", code="unsupported_event"
-        )
+        raise unsupported(kind)
     try:
         event = model.model_validate(data)
     except ValidationError as exc:
@@ -90,6 +88,13 @@ def validated(data: dict[str, Any], events: dict[str, type[BaseModel]], dialect:
             f"unknown parameter {unknown[0]!r}", param=unknown[0], code="unknown_parameter"
         )
     return event
+
+
+def unsupported(kind: str) -> InvalidRequest:
+    """The refusal of an event the SDK knows and this server does not do."""
+    return InvalidRequest(
+        f"{kind} is not supported by this server", param="type", code="unsupported_event"
+    )
 
 
 def validation_error(exc: ValidationError) -> InvalidRequest:

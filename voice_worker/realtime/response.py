@@ -3,8 +3,8 @@ the `VoiceChatEngine`, whose events go out as the protocol's, until it is done, 
 or is cancelled.
 
 In order: `response.created`; once the turn has begun, `response.output_item.added`,
-`conversation.item.added` (the assistant message) and `response.content_part.added`;
-then `response.output_audio_transcript.delta` (ReplyDelta) and
+`conversation.item.added` (the assistant message) and `response.content_part.added`
+(realtime/output.py); then `response.output_audio_transcript.delta` (ReplyDelta) and
 `response.output_audio.delta` (AudioDelta, pcm16 24 kHz, at most `MAX_DELTA_SECONDS`
 each) as they happen; then the `.done` of each and `response.done` with the status
 (completed, cancelled with its reason, failed with the error) and the chat's usage.
@@ -14,106 +14,88 @@ that reads the engine's `run()`, which closes it: the chat model and the synthes
 and the engine stores nothing. The deltas still queued are dropped (realtime/outbox.py),
 and the turn is stored as far as its audio went out (`store_interrupted`), to be cut to
 what was really heard when the client truncates the item. A response of which nothing
-went out stores nothing, and its user items wait for the next response."""
+went out stores nothing, and its user items wait for the next response.
+
+A run calls nothing back: what it leaves (`ResponseOutcome`: the reply the client may
+truncate, the user items still unanswered) is its `outcome` once it has ended, and the
+conversation takes it in (realtime/conversation.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from openai.types.realtime import (
-    ResponseAudioDeltaEvent,
-    ResponseAudioDoneEvent,
-    ResponseAudioTranscriptDeltaEvent,
-    ResponseAudioTranscriptDoneEvent,
-    ResponseContentPartAddedEvent,
-    ResponseContentPartDoneEvent,
-    ResponseCreatedEvent,
-    ResponseDoneEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-)
+from openai.types.realtime import ResponseCreatedEvent, ResponseDoneEvent
 from pydantic import BaseModel
 
-from shared.audio.formats import AudioFormat
 from shared.logs import Stopwatch
 from voice_worker.auth.principal import Principal
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnDone
 from voice_worker.conversation.heard import SpokenReply
-from voice_worker.conversation.turn import Heard, Turn, TurnOptions, TurnResult
-from voice_worker.errors import InvalidRequest, VoiceError
+from voice_worker.conversation.turn import Heard, Turn, TurnResult
+from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
-from voice_worker.realtime.audio import BYTES_PER_MS, RATE, encode_audio, voiced_span
+from voice_worker.realtime.audio import BYTES_PER_MS, RATE, voiced_span
 from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.items import Reply, UserItem, user_words
 from voice_worker.realtime.outbox import AudioMark, Outbox
+from voice_worker.realtime.output import Output
+from voice_worker.realtime.response_request import ResponseRequest
 from voice_worker.store.base import SessionRecord
-from voice_worker.stt.base import Transcript
 
 log = logging.getLogger(__name__)
 MAX_DELTA_SECONDS = 0.5
 Status = Literal["completed", "cancelled", "failed"]
 
 
-@dataclass
-class UserItem:
-    """A user message waiting for its answer: typed text, or audio being transcribed
-    (`heard` resolves to None when the transcription failed or heard nothing)."""
+@dataclass(frozen=True)
+class ResponseContext:
+    """What a connection's responses need: the engine, the stored session they answer
+    in, whom for (the record is theirs), and the outbox their events go to."""
 
-    id: str
-    text: str | None = None
-    heard: asyncio.Task[Heard | None] | None = None
-
-    async def words(self) -> tuple[str, Heard | None]:
-        if self.heard is None:
-            return self.text or "", None
-        heard = await asyncio.shield(self.heard)
-        return ("", None) if heard is None else (heard.transcript.text.strip(), heard)
+    engine: VoiceChatEngine
+    record: SessionRecord
+    principal: Principal
+    outbox: Outbox
 
 
-@dataclass
-class Reply:
-    """An assistant item as the client may truncate it."""
+@dataclass(frozen=True)
+class ResponseOutcome:
+    """What an ended response leaves to the conversation."""
 
-    item_id: str
-    spoken: SpokenReply
-    message_id: int | None  # the stored message (None: nothing stored)
+    status: Status
+    reply: Reply | None  # its assistant item, once opened (the client may truncate it)
+    unanswered: tuple[UserItem, ...] = ()  # user items that wait for the next response
 
 
 class ResponseRun:
     def __init__(
         self,
-        engine: VoiceChatEngine,
-        record: SessionRecord,
-        principal: Principal,
-        outbox: Outbox,
+        context: ResponseContext,
+        request: ResponseRequest,
+        *,
         items: Sequence[UserItem],
-        options: TurnOptions,
         previous_item: str | None,
-        on_reply: Callable[[Reply], None],
-        on_unanswered: Callable[[Sequence[UserItem]], None],
-        metadata: dict[str, str] | None = None,
     ) -> None:
-        self.engine, self.record, self.outbox = engine, record, outbox
-        self.principal = principal  # whom the turn is for (the record is theirs)
-        self.items, self.options, self.previous_item = list(items), options, previous_item
-        self.on_reply, self.on_unanswered = on_reply, on_unanswered
-        self.metadata = metadata
+        self.context, self.outbox = context, context.outbox
+        self.options, self.metadata = request.options, request.metadata
+        self.items = tuple(items)
         self.id, self.item_id = new_id("resp"), new_id("item")
-        self.voice = options.voice or record.settings.voice or "default"
+        self.output = Output(self.id, self.item_id, previous_item)
+        self.voice = self.options.voice or context.record.settings.voice or "default"
         self.spoken = SpokenReply()
-        self.written: list[str] = []
         self.turn: Turn | None = None
         self.result: TurnResult | None = None
         self.item_started = False
         self.finished = False
         self._cancelled = False
-        self.cancel_watch: Stopwatch | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[ResponseOutcome] | None = None
+        self.outcome: ResponseOutcome | None = None  # once it has ended
 
     # the outbox's Owner --------------------------------------------------------
     @property
@@ -131,81 +113,49 @@ class ResponseRun:
     def active(self) -> bool:
         return self.task is not None and not self.finished
 
-    async def _run(self) -> None:
+    async def _run(self) -> ResponseOutcome:
         self.outbox.put(ev.event(ResponseCreatedEvent, response=self._object("in_progress")))
         failure: VoiceError | None = None
         try:
             turn = await self._begin()
-            self._open_item()
+            for opened in self.output.opened():
+                self.outbox.put(opened)
+            self.item_started = True
             await self._speak(turn)
         except VoiceError as exc:
             failure = exc
-        await self._finish("failed" if failure else "completed", error=failure)
+        return await self._finish("failed" if failure else "completed", error=failure)
 
     async def _begin(self) -> Turn:
-        texts: list[str] = []
-        heard: list[Heard] = []
-        for item in self.items:
-            text, spoken = await item.words()
-            if text:
-                texts.append(text)
-            if spoken is not None and text:
-                heard.append(spoken)
-        if not texts:
-            raise InvalidRequest(
-                "there is nothing to answer: no user message with words since the last response",
-                code="no_user_input",
-            )
-        if not heard:
-            text = " ".join(texts)
-            self.turn = await self.engine.begin_text(
-                self.record, text, self.principal, options=self.options
-            )
+        engine, record = self.context.engine, self.context.record
+        said = user_words([await item.words() for item in self.items])
+        if isinstance(said, Heard):
+            self.turn = engine.begin_heard(record, said, self.options)
         else:
-            joined = Transcript(" ".join(texts), duration=sum(h.transcript.duration for h in heard))
-            stt = sum(h.seconds for h in heard)
-            self.turn = self.engine.begin_heard(self.record, Heard(joined, stt), self.options)
+            self.turn = await engine.begin_text(
+                record, said, self.context.principal, options=self.options
+            )
         return self.turn
 
-    def _open_item(self) -> None:
-        item = ev.assistant_item(self.item_id, "in_progress")
-        ids = {"response_id": self.id, "output_index": 0}
-        self.outbox.put(ev.event(ResponseOutputItemAddedEvent, item=item, **ids))
-        self.outbox.put(ev.item_added(item, self.previous_item))
-        part = {"type": "audio", "transcript": ""}
-        self.outbox.put(ev.event(ResponseContentPartAddedEvent, part=part, **self._part_ids()))
-        self.item_started = True
-
-    def _part_ids(self) -> dict[str, object]:
-        return {
-            "response_id": self.id,
-            "item_id": self.item_id,
-            "output_index": 0,
-            "content_index": 0,
-        }
-
     async def _speak(self, turn: Turn) -> None:
-        ids = self._part_ids()
         step = int(MAX_DELTA_SECONDS * RATE) * 2
         mark, start = "", 0.0  # a sentence whose audio is next
-        async with contextlib.aclosing(self.engine.run(turn)) as events:
+        async with contextlib.aclosing(self.context.engine.run(turn)) as events:
             async for event in events:
-                if isinstance(event, ReplyDelta):
-                    self.written.append(event.text)
-                    delta = ev.event(ResponseAudioTranscriptDeltaEvent, delta=event.text, **ids)
-                    self.outbox.put(delta, owner=self)
-                elif isinstance(event, AudioDelta):
-                    if event.text:
-                        mark, start = event.text, event.text_start
-                    for i in range(0, len(event.audio), step):
-                        chunk = event.audio[i : i + step]
-                        audio = ev.event(ResponseAudioDeltaEvent, delta=encode_audio(chunk), **ids)
-                        seconds = len(chunk) / (BYTES_PER_MS * 1000)
-                        note = AudioMark(seconds, mark, start, voiced_span(chunk))
-                        self.outbox.put(audio, owner=self, audio=note)
-                        mark = ""
-                elif isinstance(event, TurnDone):
-                    self.result = event.result
+                match event:
+                    case ReplyDelta():
+                        self.outbox.put(self.output.text_delta(event.text), owner=self)
+                    case AudioDelta():
+                        if event.text:
+                            mark, start = event.text, event.text_start
+                        for i in range(0, len(event.audio), step):
+                            chunk = event.audio[i : i + step]
+                            seconds = len(chunk) / (BYTES_PER_MS * 1000)
+                            note = AudioMark(seconds, mark, start, voiced_span(chunk))
+                            self.outbox.put(self.output.audio_delta(chunk), owner=self, audio=note)
+                            mark = ""
+                    case TurnDone():
+                        self.result = event.result
 
     # ending -----------------------------------------------------------------------
     async def cancel(self, reason: str) -> bool:
@@ -216,61 +166,62 @@ class ResponseRun:
             await asyncio.shield(self.task)
             return False
         self._cancelled = True
-        self.cancel_watch = Stopwatch()
+        watch = Stopwatch()
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
         if self.finished:
             return False
         log.info(
             "realtime response cancelled",
-            extra={"reason": reason, "ms": round(self.cancel_watch.seconds * 1000, 1)},
+            extra={"reason": reason, "ms": round(watch.seconds * 1000, 1)},
         )
         await self._finish("cancelled", reason=reason)
         return True
 
     async def _finish(
         self, status: Status, reason: str | None = None, error: VoiceError | None = None
-    ) -> None:
+    ) -> ResponseOutcome:
         self.finished = True
         message_id: int | None = None
+        unanswered: tuple[UserItem, ...] = ()
         if status == "completed" and self.result is not None:
             transcript, message_id = self.result.reply_text, self.result.assistant_message_id
         elif status == "cancelled" and self.turn is not None:
             transcript = self.spoken.heard(self.spoken.seconds)
-            message_id = await self._store_heard(transcript)
+            message_id, unanswered = await self._store_heard(transcript)
         else:  # failed, or cancelled before it began: its user items wait for the next
             transcript = self.spoken.heard(self.spoken.seconds)
-            self.on_unanswered(self.items)
+            unanswered = self.items
         output: list[BaseModel] = []
+        reply: Reply | None = None
         if self.item_started:
-            item_status: ev.Status = "completed" if status == "completed" else "incomplete"
-            item = ev.assistant_item(self.item_id, item_status, transcript)
-            ids = self._part_ids()
-            self.outbox.put(ev.event(ResponseAudioDoneEvent, **ids))
-            done = ev.event(ResponseAudioTranscriptDoneEvent, transcript=transcript, **ids)
-            self.outbox.put(done)
-            part = {"type": "audio", "transcript": transcript}
-            self.outbox.put(ev.event(ResponseContentPartDoneEvent, part=part, **ids))
-            done_ids = {"response_id": self.id, "output_index": 0}
-            self.outbox.put(ev.event(ResponseOutputItemDoneEvent, item=item, **done_ids))
-            self.outbox.put(ev.item_done(item, self.previous_item))
-            self.on_reply(Reply(self.item_id, self.spoken, message_id))
+            item, closing = self.output.closed(
+                "completed" if status == "completed" else "incomplete", transcript
+            )
+            for done in closing:
+                self.outbox.put(done)
+            reply = Reply(self.item_id, self.spoken, message_id)
             output.append(item)
         usage = self.result.usage if self.result is not None else None
         response = self._object(status, output, reason, error, usage)
         self.outbox.put(ev.event(ResponseDoneEvent, response=response))
+        self.outcome = ResponseOutcome(status, reply, unanswered)
+        return self.outcome
 
-    async def _store_heard(self, heard: str) -> int | None:
+    async def _store_heard(self, heard: str) -> tuple[int | None, tuple[UserItem, ...]]:
+        """The cancelled turn stored as far as it went out: the assistant message's id,
+        and the user items left unanswered (all of them when nothing went out)."""
         assert self.turn is not None
         try:
-            rows = await self.engine.store_interrupted(self.turn, heard, self.spoken.seconds)
+            rows = await self.context.engine.store_interrupted(
+                self.turn, heard, self.spoken.seconds
+            )
         except VoiceError as exc:
             log.warning("interrupted turn not stored", extra={"error": exc.message})
-            return None
+            return None, ()
         if rows is None:
-            self.on_unanswered(self.items)
-            return None
-        return rows[1].id
+            return None, self.items
+        return rows[1].id, ()
 
     def _object(
         self,
@@ -283,14 +234,3 @@ class ResponseRun:
         return ev.response_object(
             self.id, status, self.voice, output, reason, error, usage, self.metadata
         )
-
-
-def pcm_options(voice: str, speed: float | None, instructions: str | None) -> TurnOptions:
-    """A realtime turn's output: pcm16 at 24 kHz, as the protocol requires."""
-    return TurnOptions(
-        instructions=instructions,
-        audio_format=AudioFormat.PCM,
-        sample_rate=RATE,
-        voice=voice or None,
-        speed=speed,
-    )

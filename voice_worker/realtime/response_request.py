@@ -1,0 +1,53 @@
+"""What a response is asked to be: a realtime turn's options (pcm16 at 24 kHz, as the
+protocol requires; the session's voice and speed; the instructions `response.create`
+gives, else the session's) and the metadata its `response` object carries back. What
+a response here cannot do (an input of its own, or out of the conversation) is
+refused, naming the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openai.types.realtime.realtime_response_create_params import RealtimeResponseCreateParams
+
+from shared.audio.formats import AudioFormat
+from voice_worker.conversation.turn import TurnOptions
+from voice_worker.errors import InvalidRequest
+from voice_worker.realtime.audio import RATE
+from voice_worker.realtime.config import RealtimeConfig
+
+
+@dataclass(frozen=True)
+class ResponseRequest:
+    options: TurnOptions
+    metadata: dict[str, str] | None = None
+
+
+def response_request(
+    config: RealtimeConfig, params: RealtimeResponseCreateParams | None = None
+) -> ResponseRequest:
+    """The response `response.create` asks for with `params` (None: the session's own,
+    as after a VAD turn)."""
+    instructions, metadata = None, None
+    if params is not None:
+        if params.input:
+            raise InvalidRequest(
+                "response.input is not supported: a response answers the conversation",
+                param="response.input",
+                code="unsupported_value",
+            )
+        if params.conversation == "none":
+            raise InvalidRequest(
+                "out-of-band responses (conversation none) are not supported",
+                param="response.conversation",
+                code="unsupported_value",
+            )
+        instructions, metadata = params.instructions, params.metadata
+    options = TurnOptions(
+        instructions=instructions or config.instructions,
+        audio_format=AudioFormat.PCM,
+        sample_rate=RATE,
+        voice=config.voice or None,
+        speed=config.speed,
+    )
+    return ResponseRequest(options, metadata)
