@@ -26,8 +26,8 @@ import jwt
 from bench.http_load import http_load
 from bench.report import print_table, write_result
 from bench.worker import start_workers, stop
-from tests.helpers import free_port, model_server_process
-from tests.worker.support import RedisServer
+from harness.processes import free_port, model_server_process
+from harness.servers import RedisServer
 from voice_worker.auth.api_keys import hash_key, new_key
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 
 from bench.report import percentile, print_table, write_result
+from harness.processes import model_server_process
+from harness.servers import worker_process
 from shared.cache.memory import MemoryCache
-from tests.helpers import model_server_process
-from tests.worker.support import worker_process
 from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache

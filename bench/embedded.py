@@ -8,8 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers import model_server_process
-from tests.worker.support import worker_process
+from harness.processes import model_server_process
+from harness.servers import worker_process
 
 
 @contextlib.contextmanager

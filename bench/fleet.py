@@ -40,9 +40,9 @@ import httpx
 
 from bench.http_load import Connection
 from bench.report import percentile, print_table, write_result
+from harness.fleet_servers import ServerSlot, start_all, stop_all
+from harness.processes import free_port
 from shared.audio.formats import AudioFormat
-from tests.fleet.servers import ServerSlot, start_all, stop_all
-from tests.helpers import free_port
 from voice_contract.client import SpeechClient
 
 CONCURRENCY = 8

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import percentile, print_table, write_result
-from tests.faults.load import SESSIONS, run_load, two_workers
-from tests.helpers import model_server_process
+from harness.load import SESSIONS, run_load, two_workers
+from harness.processes import model_server_process
 
 SECONDS = float(os.environ.get("VOICE_LOAD_SECONDS", "60"))
 WINDOW = 20.0

@@ -23,8 +23,8 @@ import grpc
 import httpx
 
 from bench.report import median, print_table, write_result
+from harness.processes import free_port, model_server_process
 from model_server.backends.piper import bundled_voice_path
-from tests.helpers import free_port, model_server_process
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
 from voice_contract.wire import channel_options

@@ -4,7 +4,7 @@ audio seconds produced per second at concurrency 1, 4, 10 and 32.
 The checkpoints are random weights at the released shapes (0.6B: talker hidden 1024,
 intermediate 3072; 1.7B: hidden 2048, intermediate 6144; both 28 layers, 16 heads,
 8 KV heads, head_dim 128, text vocab 151936, codec vocab 3072, 16 code groups), built by
-tests.qwen3.checkpoints. Random weights run at the real speed; the end token
+harness.qwen3_checkpoints. Random weights run at the real speed; the end token
 is suppressed so every request makes exactly --frames codec frames (80 ms each).
 
 Anchors: vLLM-Omni on an H200, 64 ms to first audio, RTF 0.16, 47.2 audio-s/s at
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from tests.qwen3.checkpoints import build_checkpoint
+    from harness.qwen3_checkpoints import build_checkpoint
 
     on_gpu = args.device != "cpu" and torch.cuda.is_available()
     rows, results = [], []

@@ -23,8 +23,8 @@ import httpx
 from bench.chat import QUESTIONS
 from bench.embedded import embedded_worker
 from bench.report import percentile, print_table, write_result
+from harness.processes import DATA
 from shared.text import split_sentences
-from tests.helpers import DATA
 
 TURNS = 20  # per kind and mode, sequential
 #: typed questions that ask for a longer reply (the 3+ sentence target)

@@ -26,8 +26,8 @@ import httpx
 
 from bench.http_load import http_load
 from bench.report import median, print_table, write_result
-from tests.helpers import DATA, JFK_TRANSCRIPT, free_port, model_server_process, word_error_rate
-from tests.worker.support import RedisServer
+from harness.processes import DATA, JFK_TRANSCRIPT, free_port, model_server_process, word_error_rate
+from harness.servers import RedisServer
 
 TRANSCRIBE_REPEATS = 5
 

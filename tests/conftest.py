@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import Process, model_server_process
+from harness.processes import Process, model_server_process
 
 
 @pytest.fixture(scope="session")

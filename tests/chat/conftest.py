@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import Process
-from tests.worker.support import ThreadServer
+from harness.fake_venice import FakeVenice
+from harness.processes import Process
+from harness.servers import ThreadServer
 from voice_worker.store.sql import SqlStore, open_store
 
 PG_ADMIN = os.environ.get("VOICE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

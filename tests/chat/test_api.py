@@ -11,8 +11,8 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from tests.helpers import DATA, JFK_TRANSCRIPT, Process, decode, word_error_rate
-from tests.worker.support import worker_process
+from harness.processes import DATA, JFK_TRANSCRIPT, Process, decode, word_error_rate
+from harness.servers import worker_process
 
 pytestmark = pytest.mark.slow
 

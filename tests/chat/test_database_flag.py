@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import ROOT, Process, free_port
-from tests.worker.support import stop, wait_http
+from harness.processes import ROOT, Process, free_port
+from harness.servers import stop, wait_http
 
 
 def test_database_url_flag_chooses_the_sqlite_file(tmp_path: Path, model_server: Process) -> None:

@@ -8,9 +8,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import pytest
 
+from harness.processes import DATA, JFK_TRANSCRIPT, decode, word_error_rate
 from shared.audio.formats import AudioFormat
 from shared.cache.memory import MemoryCache
-from tests.helpers import DATA, JFK_TRANSCRIPT, decode, word_error_rate
 from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatEvent, ChatMessage, ChatOptions
 from voice_worker.chat.local import LocalChat

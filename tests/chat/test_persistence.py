@@ -11,10 +11,10 @@ import httpx
 import pytest
 import redis
 
+from harness.fake_venice import FakeVenice, venice_env
+from harness.processes import Process, free_port
+from harness.servers import worker_process
 from shared.cache.redis_cache import RedisCache
-from tests.chat.fake_venice import FakeVenice, venice_env
-from tests.helpers import Process, free_port
-from tests.worker.support import worker_process
 from voice_worker.catalog.model_mirror import ModelMirror
 from voice_worker.chat.base import ChatReply
 from voice_worker.chat.cache import ResponseCache

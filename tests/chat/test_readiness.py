@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.helpers import free_port
+from harness.processes import free_port
 from voice_worker.health.probe import store_readiness
 from voice_worker.store.sql import SqlStore
 

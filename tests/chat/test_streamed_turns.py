@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.fake_venice import KEY, FakeVenice
+from harness.processes import DATA, JFK_TRANSCRIPT, decode, word_error_rate
+from harness.servers import ThreadServer
 from model_server.backends.base import FloatArray, SynthesisJob
 from model_server.backends.piper import PiperBackend, bundled_voice_path
 from shared.audio.formats import AudioFormat
-from tests.chat.fake_venice import KEY, FakeVenice
-from tests.helpers import DATA, JFK_TRANSCRIPT, decode, word_error_rate
 from tests.model_server.servers import Served, served
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.settings import Settings
 from voice_worker.stt.base import TranscriptionOptions

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.chat.fake_venice import KEY, FakeVenice
-from tests.helpers import free_port
+from harness.fake_venice import KEY, FakeVenice
+from harness.processes import free_port
 from voice_worker.chat.base import ChatEnd, ChatMessage, ChatOptions, TextDelta, complete
 from voice_worker.chat.registry import build_chat_provider, resolve_name
 from voice_worker.chat.settings import ChatSettings, VeniceSettings

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chat.fake_venice import FakeVenice, venice_env
-from tests.helpers import ROOT, Process
-from tests.worker.support import ThreadServer, worker_process
+from harness.fake_venice import FakeVenice, venice_env
+from harness.processes import ROOT, Process
+from harness.servers import ThreadServer, worker_process
 
 HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

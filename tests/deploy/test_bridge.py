@@ -19,11 +19,19 @@ from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.chat.fake_venice import FakeVenice, venice_env
-from tests.helpers import DATA, JFK_TRANSCRIPT, ROOT, Process, decode, free_port, word_error_rate
+from harness.fake_venice import FakeVenice, venice_env
+from harness.processes import (
+    DATA,
+    JFK_TRANSCRIPT,
+    ROOT,
+    Process,
+    decode,
+    free_port,
+    word_error_rate,
+)
+from harness.servers import ThreadServer, stop, wait_http, worker_process
 from tests.metrics import Scrape
 from tests.realtime.support import TYPED, of_type, recv, until, wav
-from tests.worker.support import ThreadServer, stop, wait_http, worker_process
 from voice_worker.stt.base import TranscriptionOptions
 from voice_worker.stt.local import LocalWhisperSTT
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ROOT
+from harness.processes import ROOT
 from voice_engine.settings_doc import SETTINGS_CLASSES, _settings_class, rows
 from voice_worker.tts.fleet.discovery import parse_target
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.postgres import PrivatePostgres
+from harness.processes import free_port
+from harness.servers import RedisServer
 from tests.deploy.test_bridge import node_modules  # noqa: F401 (a fixture)
-from tests.helpers import free_port
-from tests.postgres import PrivatePostgres
-from tests.worker.support import RedisServer
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.chat.fake_venice import FakeVenice, venice_env
+from harness.fake_venice import FakeVenice, venice_env
+from harness.postgres import PrivatePostgres
+from harness.processes import Process
+from harness.servers import ThreadServer, worker_process
 from tests.faults.turns import Outcome, assert_whole_and_once, conversations
-from tests.helpers import Process
-from tests.postgres import PrivatePostgres
-from tests.worker.support import ThreadServer, worker_process
 
 SESSIONS, TURNS = 8, 4
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

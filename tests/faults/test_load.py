@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.load import SESSIONS, run_load, two_workers
-from tests.helpers import Process
+from harness.load import SESSIONS, run_load, two_workers
+from harness.processes import Process
 
 SECONDS = float(os.environ.get("VOICE_LOAD_SECONDS", "30"))
 pytestmark = [pytest.mark.slow, pytest.mark.load, pytest.mark.timeout(300)]

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port, model_server_process
-from tests.worker.support import worker_process
+from harness.processes import free_port, model_server_process
+from harness.servers import worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

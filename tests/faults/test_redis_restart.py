@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Process
+from harness.processes import Process
+from harness.servers import RedisServer, worker_process
 from tests.metrics import scrape
-from tests.worker.support import RedisServer, worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 TEXTS = [f"Cached sentence number {i}." for i in range(6)]

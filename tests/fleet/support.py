@@ -8,9 +8,9 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 
+from harness.fleet_servers import ServerSlot
 from shared.audio.formats import AudioFormat
 from shared.logs import request_id_var
-from tests.fleet.servers import ServerSlot
 from voice_worker.tts.base import SpeechOptions
 from voice_worker.tts.fleet.discovery import Resolver, system_resolver
 from voice_worker.tts.fleet.provider import FleetTTS

@@ -178,7 +178,7 @@ async def test_a_bad_request_is_not_retried(pair: list[tuple[Scripted, str]]) ->
 
 
 async def test_no_server_reachable_is_unavailable_and_not_ready() -> None:
-    from tests.helpers import free_port
+    from harness.processes import free_port
 
     async with open_fleet([f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]) as tts:
         with pytest.raises(UpstreamUnavailable):

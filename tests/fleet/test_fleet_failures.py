@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from harness.fleet_servers import ServerSlot, shared_port, start_all, stop_all
+from harness.processes import decode
 from shared.audio.formats import AudioFormat
 from shared.logs import request_id_var
-from tests.fleet.servers import ServerSlot, shared_port, start_all, stop_all
 from tests.fleet.support import open_fleet, speak, until, where_served
-from tests.helpers import decode
 from voice_worker.errors import UpstreamUnavailable, VoiceError
 from voice_worker.tts.base import SpeechOptions
 from voice_worker.tts.fleet.members import Health

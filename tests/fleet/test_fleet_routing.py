@@ -21,10 +21,10 @@ import grpc
 import httpx
 import pytest
 
-from tests.fleet.servers import ServerSlot, shared_port, start_all, stop_all, voices_dir
+from harness.fleet_servers import ServerSlot, shared_port, start_all, stop_all, voices_dir
+from harness.processes import decode, word_error_rate
+from harness.servers import ThreadServer
 from tests.fleet.support import SENTENCES, open_fleet, speak, until, where_served
-from tests.helpers import decode, word_error_rate
-from tests.worker.support import ThreadServer
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
 from voice_worker.app import create_app

@@ -13,8 +13,8 @@ import grpc
 import pytest
 from prometheus_client import REGISTRY
 
+from harness.processes import Process, free_port
 from model_server.metrics import gpu_metrics
-from tests.helpers import Process, free_port
 from tests.metrics import scrape
 from tests.model_server.servers import served
 from voice_contract.v1 import tts_pb2 as pb

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from tests.helpers import Process, decode
+from harness.processes import Process, decode
 from tests.odd_text import CORPUS, NOT_ENCODABLE, OddText
 from voice_contract.errors import error_details
 from voice_contract.v1 import tts_pb2 as pb

@@ -15,8 +15,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from harness.processes import ROOT, Process, decode, model_server_process
 from model_server.backends.piper import bundled_voice_path
-from tests.helpers import ROOT, Process, decode, model_server_process
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
 from voice_contract.wire import channel_options

@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.helpers import Process, decode, word_error_rate
+from harness.processes import Process, decode, word_error_rate
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
 from voice_contract.wire import channel_options

@@ -12,10 +12,10 @@ from typing import Any
 import grpc
 import pytest
 
+from harness.processes import decode
 from model_server.backends.base import FloatArray, SynthesisJob
 from model_server.backends.piper import PiperBackend, bundled_voice_path
 from shared.text import split_sentences
-from tests.helpers import decode
 from tests.model_server.servers import Served, served
 from voice_contract.errors import error_details
 from voice_contract.v1 import tts_pb2 as pb

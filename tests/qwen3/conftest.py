@@ -19,7 +19,7 @@ RATE = 24_000
 
 
 def _build(root: Path, kind: str, seed: int) -> Path:
-    from tests.qwen3.checkpoints import build_checkpoint
+    from harness.qwen3_checkpoints import build_checkpoint
 
     return build_checkpoint(root / f"{kind}-{seed}", "tiny", kind=kind, seed=seed)
 

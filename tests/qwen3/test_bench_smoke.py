@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import ROOT
+from harness.processes import ROOT
 
 
 def test_bench_smoke_writes_its_json(tmp_path: Path) -> None:

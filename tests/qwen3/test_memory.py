@@ -32,7 +32,7 @@ MB = 2**20
 
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.qwen3.checkpoints import build_checkpoint
+    from harness.qwen3_checkpoints import build_checkpoint
 
     return build_checkpoint(tmp_path_factory.mktemp("qwen3-small"), "small", seed=5)
 

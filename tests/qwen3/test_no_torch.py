@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import ROOT
+from harness.processes import ROOT
 
 PROBE = """
 import json, sys

@@ -11,10 +11,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from harness.processes import decode
 from model_server.backends.qwen3 import Qwen3Backend
 from model_server.server import RunningServer, start
 from model_server.settings import ModelSpec, Settings
-from tests.helpers import decode
 from tests.qwen3.conftest import FRAMES, RATE, greedy
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from openai import AsyncOpenAI
 
-from tests.chat.fake_venice import KEY, FakeVenice
-from tests.helpers import Process
-from tests.worker.support import ThreadServer
+from harness.fake_venice import KEY, FakeVenice
+from harness.processes import Process
+from harness.servers import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.settings import Settings
 

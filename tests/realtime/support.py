@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import numpy as np
 from openai.types.realtime import RealtimeConversationItemUserMessageParam
 
+from harness.processes import DATA
 from shared.audio.decoding import decode as decode_file
-from tests.helpers import DATA
 
 RATE = 24_000
 FRAME = RATE * 2 // 50  # 20 ms of pcm16

@@ -17,12 +17,12 @@ from openai import AsyncOpenAI
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import Process
+from harness.fake_venice import FakeVenice
+from harness.processes import Process
+from harness.servers import ThreadServer
 from tests.metrics import Scrape
 from tests.realtime.conftest import worker_settings
 from tests.realtime.support import TYPED, of_type, recv, until
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.auth.api_keys import hash_key, new_key
 from voice_worker.auth.settings import AuthSettings

@@ -16,10 +16,10 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import Process
+from harness.fake_venice import FakeVenice
+from harness.processes import Process
+from harness.servers import ThreadServer
 from tests.realtime.conftest import Worker, worker_settings
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 
 MAX_APPEND = 64 * 1024

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import JFK_TRANSCRIPT, word_error_rate
+from harness.processes import JFK_TRANSCRIPT, word_error_rate
 from tests.realtime.conftest import Worker
 from tests.realtime.support import RATE, jfk_pcm, silence
 

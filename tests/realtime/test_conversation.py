@@ -16,7 +16,7 @@ from openai.types.realtime import (
     RealtimeTranscriptionSessionCreateRequestParam,
 )
 
-from tests.helpers import JFK_TRANSCRIPT, word_error_rate, words
+from harness.processes import JFK_TRANSCRIPT, word_error_rate, words
 from tests.realtime.conftest import Worker
 from tests.realtime.support import TYPED, frames, jfk_pcm, of_type, recv, silence, until, wav
 from voice_worker.stt.base import TranscriptionOptions

@@ -11,8 +11,8 @@ from functools import cache
 import numpy as np
 import pytest
 
+from harness.processes import DATA
 from shared.audio.decoding import decode
-from tests.helpers import DATA
 from tests.realtime.support import jfk_pcm, silence
 from voice_worker.conversation.heard import SpokenReply, leading_words
 from voice_worker.errors import InvalidRequest

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.fake_venice import FakeVenice
+from harness.servers import ThreadServer
 from tests.chat.conftest import database_url, postgres_url, store
-from tests.chat.fake_venice import FakeVenice
-from tests.worker.support import ThreadServer
 
 __all__ = ["database_url", "postgres_url", "store"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.chat.fake_venice import venice_env
+from harness.fake_venice import venice_env
 
 
 def worker_env(venice_url: str, **extra: str) -> dict[str, str]:

@@ -13,10 +13,10 @@ import httpx
 import openai
 import pytest
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import DATA, ROOT, Process, decode
+from harness.fake_venice import FakeVenice
+from harness.processes import DATA, ROOT, Process, decode
+from harness.servers import worker_process
 from tests.security.support import worker_env
-from tests.worker.support import worker_process
 from voice_worker.auth.api_keys import hash_key
 
 pytestmark = pytest.mark.slow

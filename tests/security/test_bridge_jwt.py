@@ -13,12 +13,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.chat.fake_venice import FakeVenice
+from harness.fake_venice import FakeVenice
+from harness.processes import Process
+from harness.servers import stop, worker_process
 from tests.deploy.test_bridge import node_modules, start_bridge
-from tests.helpers import Process
 from tests.security.support import bearer, worker_env
 from tests.security.tokens import AUDIENCE, ISSUER, SECRET, hs256
-from tests.worker.support import stop, worker_process
 
 pytestmark = pytest.mark.slow
 __all__ = ["node_modules"]

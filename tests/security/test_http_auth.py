@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.chat.fake_venice import KEY as VENICE_KEY
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import DATA, Process
+from harness.fake_venice import KEY as VENICE_KEY
+from harness.fake_venice import FakeVenice
+from harness.processes import DATA, Process
+from harness.servers import worker_process
 from tests.security.support import bearer, worker_env
 from tests.security.tokens import AUDIENCE, ISSUER, SECRET, hs256, unsigned
-from tests.worker.support import worker_process
 from voice_worker.app import ROUTERS
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import free_port
-from tests.worker.support import RedisServer
+from harness.processes import free_port
+from harness.servers import RedisServer
 from voice_worker.errors import Busy, RateLimited
 from voice_worker.ratelimit import connections
 from voice_worker.ratelimit.limiter import RateLimiter, Resource

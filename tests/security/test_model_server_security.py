@@ -19,12 +19,12 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from harness.fake_venice import FakeVenice
+from harness.processes import ROOT, Process, decode, free_port
+from harness.servers import stop, worker_process
 from shared.audio.formats import AudioFormat
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import ROOT, Process, decode, free_port
 from tests.security.certificates import Certificate, self_signed
 from tests.security.support import worker_env
-from tests.worker.support import stop, worker_process
 from voice_contract.channels import ChannelSecurity, open_channel
 from voice_contract.client import SpeechClient, SpeechClientError
 from voice_contract.errors import error_details

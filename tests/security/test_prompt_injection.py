@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from tests.chat.fake_venice import KEY, FakeVenice
+from harness.fake_venice import KEY, FakeVenice
 from tests.chat.fakes import RecordingTTS
 from voice_worker.auth.principal import ANONYMOUS
 from voice_worker.chat.base import ChatMessage, ChatOptions, complete

@@ -13,11 +13,11 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import DATA, Process, free_port
+from harness.fake_venice import FakeVenice
+from harness.processes import DATA, Process, free_port
+from harness.servers import RedisServer, worker_process
 from tests.metrics import scrape
 from tests.security.support import bearer, worker_env
-from tests.worker.support import RedisServer, worker_process
 from voice_worker.auth.api_keys import hash_key, new_key
 
 pytestmark = pytest.mark.slow

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.chat.fake_venice import FakeVenice
-from tests.helpers import Process
+from harness.fake_venice import FakeVenice
+from harness.processes import Process
+from harness.servers import worker_process
 from tests.security.support import worker_env
-from tests.worker.support import worker_process
 
 pytestmark = pytest.mark.slow
 PACED_REPLY = "The first sentence is short. The second one comes later. And a third one ends it."

@@ -18,7 +18,7 @@ from fastapi import FastAPI, WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.worker.support import ThreadServer
+from harness.servers import ThreadServer
 from voice_worker.auth.api_keys import hash_key, new_key
 from voice_worker.auth.authenticator import Authenticator
 from voice_worker.auth.deps import PrincipalDep

@@ -100,7 +100,7 @@ def test_streamed_mp3_chunks_start_on_frame_boundaries() -> None:
 
 
 def test_decode_downmixes_and_resamples_real_speech() -> None:
-    from tests.helpers import DATA
+    from harness.processes import DATA
 
     decoded = decode((DATA / "jfk.flac").read_bytes(), sample_rate=16_000)
     assert (decoded.source_rate, decoded.source_channels) == (44_100, 2)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from tests.helpers import Process
-from tests.worker.support import worker_process
+from harness.processes import Process
+from harness.servers import worker_process
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
+from harness.processes import DATA
 from shared.audio.encoding import encode
 from shared.audio.formats import AudioFormat
-from tests.helpers import DATA
 
 JFK = (DATA / "jfk.flac").read_bytes()
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from harness.processes import free_port
 from shared.cache.base import ByteCache, cache_key
 from shared.cache.fallback import FallbackCache
 from shared.cache.memory import MemoryCache
 from shared.cache.redis_cache import CacheUnavailable, RedisCache
 from shared.cache.singleflight import SingleFlight
-from tests.helpers import free_port
 
 SHARED_REDIS = "redis://127.0.0.1:6379/11"
 

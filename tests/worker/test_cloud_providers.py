@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.helpers import DATA, decode
+from harness.processes import DATA, decode
+from harness.servers import ThreadServer
 from tests.worker.fakes import deepgram_fake, elevenlabs_fake, openai_fake
 from tests.worker.fakes.common import Behavior
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.settings import Settings
 

@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
+from harness.processes import DATA
 from shared.audio.decoding import AudioDecodeError, AudioTooLongError, decode, probe
 from shared.audio.encoding import encode
 from shared.audio.formats import AudioFormat
-from tests.helpers import DATA
 
 
 def test_probe_reads_the_header() -> None:

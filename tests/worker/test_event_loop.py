@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.processes import DATA, Process
+from harness.servers import ThreadServer
 from shared.audio import decoding
 from shared.audio.formats import AudioFormat
-from tests.helpers import DATA, Process
 from tests.worker.fakes import openai_fake
 from tests.worker.fakes.common import Behavior
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.conversation import adapters
 from voice_worker.settings import Settings

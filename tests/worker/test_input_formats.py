@@ -11,8 +11,8 @@ import numpy as np
 import openai
 import pytest
 
+from harness.processes import DATA, JFK_TRANSCRIPT, word_error_rate
 from shared.audio.decoding import decode
-from tests.helpers import DATA, JFK_TRANSCRIPT, word_error_rate
 
 JFK = (DATA / "jfk.flac").read_bytes()
 

@@ -13,8 +13,8 @@ import av
 import httpx
 import pytest
 
-from tests.helpers import DATA, Process, decode
-from tests.worker.support import ThreadServer
+from harness.processes import DATA, Process, decode
+from harness.servers import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.settings import Settings
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.chat.fake_venice import FakeVenice, venice_env
-from tests.helpers import Process
+from harness.fake_venice import FakeVenice, venice_env
+from harness.processes import Process
+from harness.servers import ThreadServer, worker_process
 from tests.metrics import Scrape, scrape
-from tests.worker.support import ThreadServer, worker_process
 
 SESSIONS = "/api/voice/sessions"
 TEXT_TURN = "/api/voice/sessions/{session_id}/text"

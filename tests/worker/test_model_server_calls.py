@@ -13,10 +13,10 @@ import grpc
 import httpx
 import pytest
 
+from harness.servers import ThreadServer
 from shared.audio.encoding import encode
 from shared.audio.formats import AudioFormat
 from tests.worker.fakes.common import tone
-from tests.worker.support import ThreadServer
 from voice_contract.errors import abort, rich_status
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc

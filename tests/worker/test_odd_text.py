@@ -10,8 +10,8 @@ import json
 import httpx
 import pytest
 
+from harness.processes import decode
 from shared.speakable import TextIssue
-from tests.helpers import decode
 from tests.odd_text import CORPUS, NOT_ENCODABLE, OddText
 from voice_worker.speech.cached_speech import TEXT_CODES
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import Process, free_port
-from tests.worker.support import RedisServer, worker_process
+from harness.processes import Process, free_port
+from harness.servers import RedisServer, worker_process
 
 
 @pytest.fixture(scope="module")

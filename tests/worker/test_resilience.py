@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from harness.processes import DATA, free_port
+from harness.servers import ThreadServer
 from shared.audio.formats import AudioFormat
-from tests.helpers import DATA, free_port
 from tests.worker.fakes import elevenlabs_fake
 from tests.worker.fakes.common import Behavior
-from tests.worker.support import ThreadServer
 from voice_worker.app import create_app
 from voice_worker.errors import UpstreamError
 from voice_worker.http.errors import http_status

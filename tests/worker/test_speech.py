@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from tests.helpers import decode
+from harness.processes import decode
 
 SENTENCE = "The quick brown fox jumps over the lazy dog. It was a sunny day."
 

@@ -7,7 +7,7 @@ import httpx
 import openai
 import pytest
 
-from tests.helpers import DATA, JFK_TRANSCRIPT, word_error_rate
+from harness.processes import DATA, JFK_TRANSCRIPT, word_error_rate
 
 JFK = (DATA / "jfk.flac").read_bytes()
 ROUND_TRIP = "The weather is lovely today, so we will walk to the park after lunch."

@@ -10,8 +10,8 @@ import sys
 
 import httpx
 
-from tests.helpers import ROOT, free_port
-from tests.worker.support import stop, wait_http
+from harness.processes import ROOT, free_port
+from harness.servers import stop, wait_http
 
 
 def test_up_starts_both_and_stops_on_sigterm() -> None:

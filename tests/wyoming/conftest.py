@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Process
+from harness.processes import Process
 from tests.wyoming.support import wyoming_process
 
 

@@ -21,8 +21,8 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncClient, AsyncTcpClient
 from wyoming.event import Event
 
-from tests.helpers import DATA, ROOT, Process, free_port
-from tests.worker.support import stop
+from harness.processes import DATA, ROOT, Process, free_port
+from harness.servers import stop
 
 #: every read of a test is bounded (a hang is a failure, not a stuck run)
 READ_TIMEOUT = 30.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from wyoming.asr import Transcribe, Transcript, TranscriptChunk
 
-from tests.helpers import JFK_TRANSCRIPT, Process, word_error_rate
+from harness.processes import JFK_TRANSCRIPT, Process, word_error_rate
 from tests.wyoming.support import client, jfk_pcm, read_until, send_audio
 
 

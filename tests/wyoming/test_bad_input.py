@@ -13,7 +13,7 @@ from wyoming.event import Event, async_read_event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from tests.helpers import Process
+from harness.processes import Process
 from tests.wyoming.support import READ_TIMEOUT, client, read_until
 
 PCM = b"\x00\x01" * 1024

@@ -13,7 +13,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
-from tests.helpers import JFK_TRANSCRIPT, Process, word_error_rate
+from harness.processes import JFK_TRANSCRIPT, Process, word_error_rate
 from tests.wyoming.support import Audio, client, jfk_pcm, listen, read_until, send_audio
 
 TEXTS = [

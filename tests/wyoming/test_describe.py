@@ -6,7 +6,7 @@ from __future__ import annotations
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 
-from tests.helpers import Process
+from harness.processes import Process
 from tests.wyoming.support import client, read_until
 from voice_worker.wyoming.settings import WyomingSettings
 

@@ -17,7 +17,7 @@ from wyoming.error import Error
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop
 
-from tests.helpers import Process, free_port
+from harness.processes import Process, free_port
 from tests.wyoming.support import Audio, client, read_until, send_audio, wyoming_process
 
 MOCK = {"VOICE_STT__PROVIDER": "mock"}

@@ -17,7 +17,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
-from tests.helpers import Process, word_error_rate
+from harness.processes import Process, word_error_rate
 from tests.wyoming.support import Audio, client, listen, read_until
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."

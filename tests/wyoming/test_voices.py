@@ -13,7 +13,7 @@ import pytest
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from tests.helpers import Process, model_server_process
+from harness.processes import Process, model_server_process
 from tests.wyoming.support import Audio, client, read_until, wyoming_process
 
 KIM = "piper-en_GB-kim-medium"

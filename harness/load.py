@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tests.chat.fake_venice import FakeVenice, venice_env
-from tests.postgres import PrivatePostgres
-from tests.worker.support import RedisServer, ThreadServer, worker_process
+from harness.fake_venice import FakeVenice, venice_env
+from harness.postgres import PrivatePostgres
+from harness.servers import RedisServer, ThreadServer, worker_process
 
 SESSIONS = 200
 QUESTION = "What time is it?"
@@ -211,6 +211,6 @@ def _delayed_sampler(
 
 
 def _free_port() -> int:
-    from tests.helpers import free_port
+    from harness.processes import free_port
 
     return free_port()

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from tests.helpers import ROOT, Process, free_port
+from harness.processes import ROOT, Process, free_port
 
 
 def wait_http(

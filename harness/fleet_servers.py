@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from harness.processes import ROOT, wait_for_grpc_health
 from model_server.backends.piper import bundled_voice_path
-from tests.helpers import ROOT, wait_for_grpc_health
 
 #: one core's worth of Piper per server, and a log line per request
 BASE_ENV = {

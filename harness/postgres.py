@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.helpers import free_port
+from harness.processes import free_port
 
 
 def _as_postgres(command: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Helpers for tests that start the engine's processes and check audio."""
+"""The engine's processes on free ports (a model server, ...), and checks of audio (word
+error rate, decoding) for tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
+DATA = ROOT / "tests" / "data"
 JFK_TRANSCRIPT = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
