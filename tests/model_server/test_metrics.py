@@ -13,7 +13,7 @@ import grpc
 import pytest
 from prometheus_client import REGISTRY
 
-from model_server.metrics import gpu_metrics
+from model_server.exposition import gpu_metrics
 from tests.helpers import Process, free_port
 from tests.metrics import scrape
 from tests.model_server.servers import served
