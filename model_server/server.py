@@ -1,7 +1,7 @@
 """The model server process: grpc.aio server with the TextToSpeech service, the
 standard health service (overall and per service) and reflection; graceful shutdown.
 
-Metrics: Prometheus' text format on their own HTTP port (model_server.metrics), gRPC
+Metrics: Prometheus' text format on their own HTTP port (model_server.exposition), gRPC
 calls counted by an interceptor (model_server.interceptor).
 
 Shutdown on SIGTERM/SIGINT: health turns NOT_SERVING (watchers and load balancers see
@@ -24,8 +24,8 @@ from grpc_reflection.v1alpha import reflection
 
 from model_server.auth import TokenInterceptor
 from model_server.backends import build_backends
+from model_server.exposition import MetricsServer, serve_metrics
 from model_server.interceptor import MetricsInterceptor
-from model_server.metrics import MetricsServer, serve_metrics
 from model_server.registry import ModelRegistry
 from model_server.servicer import TextToSpeechServicer, register
 from model_server.settings import GrpcSecuritySettings, Settings

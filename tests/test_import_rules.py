@@ -39,8 +39,8 @@ def test_the_repository_keeps_its_import_contracts() -> None:
     assert "0 broken" in result.stdout
 
 
-PACKAGES = ("voice_engine", "voice_worker", "model_server", "voice_contract", "shared")
-PACKAGES += ("harness", "bench", "tests")
+ENGINE = ["voice_engine", "voice_worker", "model_server", "voice_contract", "shared"]
+PACKAGES = [*ENGINE, "harness", "bench", "tests"]
 
 
 def broken_tree(tmp_path: Path, package: str, module: str, source: str) -> Path:
@@ -56,7 +56,10 @@ def broken_tree(tmp_path: Path, package: str, module: str, source: str) -> Path:
 
 def test_the_contract_importing_a_service_breaks_the_lint(tmp_path: Path) -> None:
     tree = broken_tree(
-        tmp_path, "voice_contract", "shortcut.py", "from voice_worker.errors import InvalidRequest\n"
+        tmp_path,
+        "voice_contract",
+        "shortcut.py",
+        "from voice_worker.errors import InvalidRequest\n",
     )
     result = lint_imports(tree)
     assert result.returncode != 0

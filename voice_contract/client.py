@@ -18,9 +18,10 @@ import grpc
 from shared.audio.formats import AudioFormat
 from voice_contract.channels import ChannelSecurity, open_channel
 from voice_contract.errors import ErrorDetails, error_details
+from voice_contract.requests import SynthesisSettings, text_piece
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
-from voice_contract.wire import PB_FORMATS, channel_options
+from voice_contract.wire import channel_options
 
 
 class SpeechClientError(RuntimeError):
@@ -72,26 +73,11 @@ class SpeechClient:
 
     @staticmethod
     def request(
-        text: str,
-        fmt: AudioFormat = AudioFormat.WAV,
-        *,
-        voice: str = "",
-        model: str = "",
-        speed: float = 0.0,
-        sample_rate: int = 0,
-        language: str = "",
-        instructions: str = "",
+        text: str, fmt: AudioFormat = AudioFormat.WAV, **options: Any
     ) -> pb.SynthesizeRequest:
-        return pb.SynthesizeRequest(
-            text=text,
-            format=PB_FORMATS[fmt],
-            voice=voice,
-            model=model,
-            speed=speed,
-            sample_rate=sample_rate,
-            language=language,
-            instructions=instructions,
-        )
+        """Synthesize's and SynthesizeStream's request; `options` are SynthesisSettings'
+        keywords (voice, model, speed, sample_rate, language, instructions)."""
+        return SynthesisSettings(format=fmt, **options).request(text)
 
     async def synthesize(
         self, text: str, fmt: AudioFormat = AudioFormat.WAV, **options: Any
@@ -124,25 +110,17 @@ class SpeechClient:
         self, texts: AsyncIterator[str], fmt: AudioFormat = AudioFormat.WAV, **options: Any
     ) -> AsyncIterator[pb.AudioChunk]:
         """SynthesizeTextStream: `texts` as they come (a chat model's deltas, lines
-        typed), the audio of each sentence as soon as it is spoken. The text is sent
-        once the server has accepted the settings (its empty first chunk)."""
-        settings = self.request("", fmt, **options)
-        config = pb.TextStreamConfig(
-            model=settings.model,
-            voice=settings.voice,
-            language=settings.language,
-            format=settings.format,
-            sample_rate=settings.sample_rate,
-            speed=settings.speed,
-            instructions=settings.instructions,
-        )
+        typed), the audio of each sentence as soon as it is spoken; `options` as for
+        `request`, and `first_clause`. The text is sent once the server has accepted the
+        settings (its empty first chunk)."""
+        opening = SynthesisSettings(format=fmt, **options).text_stream_opening()
         accepted = asyncio.Event()
 
         async def requests() -> AsyncIterator[pb.TextStreamRequest]:
-            yield pb.TextStreamRequest(config=config)
+            yield opening
             await accepted.wait()
             async for text in texts:
-                yield pb.TextStreamRequest(text=text)
+                yield text_piece(text)
 
         call = self.stub.SynthesizeTextStream(requests(), timeout=self.timeout)
         try:

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from harness.processes import Process, free_port
-from model_server.metrics import gpu_metrics
+from model_server.exposition import gpu_metrics
 from tests.metrics import scrape
 from tests.model_server.servers import served
 from voice_contract.v1 import tts_pb2 as pb

@@ -1,5 +1,5 @@
-"""FFmpeg work (decoding, probing) never runs on the event loop: while one request's
-decode is stuck, the same worker answers another request. Each slow decode here
+"""FFmpeg work (decoding, probing, encoding) never runs on the event loop: while one
+request's decode is stuck, the same worker answers another request. Each slow decode here
 waits for a signal that only the event loop can send, so a decode on the loop would
 wait in vain and fail the test."""
 
@@ -8,25 +8,27 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from harness.processes import DATA, Process
 from harness.servers import ThreadServer
 from shared.audio import decoding
+from shared.audio.encoding import FloatArray, StreamEncoder
 from shared.audio.formats import AudioFormat
 from tests.worker.fakes import openai_fake
-from tests.worker.fakes.common import Behavior
+from tests.worker.fakes.common import Behavior, audio_bytes
 from voice_worker.app import create_app
 from voice_worker.conversation import adapters
 from voice_worker.settings import Settings
 from voice_worker.stt import openai_whisper
 from voice_worker.stt.base import TranscriptionOptions
-from voice_worker.tts import openai_tts
-from voice_worker.tts.base import SpeechOptions
+from voice_worker.tts import openai_tts, transcode
+from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
 JFK = (DATA / "jfk.flac").read_bytes()
 
@@ -89,6 +91,39 @@ async def test_openai_transcription_probes_off_the_loop(
     finally:
         await provider.close()
     assert transcript.text
+
+
+async def test_transcoding_encodes_off_the_loop_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider's PCM encoded here (AAC from the model server): PyAV on a thread, the
+    output the same bytes, in the same order, with the same sentence marks."""
+    rate = 24_000
+    pcm = audio_bytes(AudioFormat.PCM, rate, seconds=1.0)
+    blocks = [pcm[i : i + 4800] for i in range(0, len(pcm), 4800)]
+    direct = StreamEncoder(AudioFormat.AAC, rate)
+    expected = [direct.write(samples_of(block)) for block in blocks] + [direct.close()]
+    slow = SlowCall(StreamEncoder.write)
+
+    class SlowEncoder(StreamEncoder):
+        def write(self, samples: FloatArray) -> bytes:
+            return bytes(slow(self, samples))
+
+    monkeypatch.setattr(transcode, "StreamEncoder", SlowEncoder)
+
+    async def pieces() -> AsyncIterator[SpeechPiece]:
+        for index, block in enumerate(blocks):
+            yield SpeechPiece(block, text=f"s{index}" if index % 2 == 0 else "")
+
+    async def encoded() -> list[SpeechPiece]:
+        return [p async for p in transcode.encode_pieces(pieces(), rate, AudioFormat.AAC)]
+
+    out = await released_by_the_loop(slow, encoded())
+    assert [p.audio for p in out if p.audio] == [chunk for chunk in expected if chunk]
+    assert [p.text for p in out if p.text] == [f"s{i}" for i in range(0, len(blocks), 2)]
+    assert decoding.decode(b"".join(p.audio for p in out)).duration == pytest.approx(1.0, abs=0.1)
+
+
+def samples_of(pcm: bytes) -> FloatArray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
 
 
 def test_a_turn_stuck_in_a_probe_does_not_stop_the_worker(

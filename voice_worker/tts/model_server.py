@@ -36,7 +36,7 @@ from voice_worker.tts.base import (
     SpeechPiece,
     VoiceDescription,
 )
-from voice_worker.tts.text_call import TextCall
+from voice_worker.tts.text_call import TextCall, synthesis_settings
 
 NAME = "model server"
 LIST_TIMEOUT = 5.0
@@ -64,16 +64,7 @@ def map_error(exc: grpc.aio.AioRpcError) -> VoiceError:
 
 
 def synthesis_request(text: str, options: SpeechOptions) -> pb.SynthesizeRequest:
-    return pb.SynthesizeRequest(
-        text=text,
-        model=options.model,
-        voice=options.voice,
-        language=options.language,
-        format=PB_FORMATS[options.format],
-        sample_rate=options.sample_rate,
-        speed=options.speed,
-        instructions=options.instructions,
-    )
+    return synthesis_settings(options).request(text)
 
 
 def request_metadata() -> tuple[tuple[str, str], ...]:

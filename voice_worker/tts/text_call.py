@@ -2,26 +2,30 @@
 its config; the text written only once the server has accepted the config (its empty
 first chunk), so a refusal never meets a write of ours (grpc/grpc#36066 would turn it
 into INTERNAL) and a call refused or unavailable at the start can be made again, on
-the same server or another, without having consumed any text."""
+the same server or another, without having consumed any text. Its messages, and the
+requests of the providers' other calls, are built by voice_contract.requests from
+`synthesis_settings`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 
+from voice_contract.requests import SynthesisSettings, text_piece
 from voice_contract.v1 import tts_pb2 as pb
 from voice_contract.v1 import tts_pb2_grpc
-from voice_contract.wire import PB_FORMATS
 from voice_worker.errors import UpstreamFailed
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
 
-def text_stream_config(options: SpeechOptions) -> pb.TextStreamConfig:
-    return pb.TextStreamConfig(
+def synthesis_settings(options: SpeechOptions) -> SynthesisSettings:
+    """The wire contract's settings of a call to the model server (any of the three
+    synthesis calls), from the worker's options."""
+    return SynthesisSettings(
+        format=options.format,
         model=options.model,
         voice=options.voice,
         language=options.language,
-        format=PB_FORMATS[options.format],
         sample_rate=options.sample_rate,
         speed=options.speed,
         instructions=options.instructions,
@@ -40,15 +44,17 @@ class TextCall:
         self._texts: AsyncIterator[str] | None = None
         self._attached = asyncio.Event()
         self.call = stub.SynthesizeTextStream(
-            self._messages(text_stream_config(options)), timeout=timeout, metadata=metadata
+            self._messages(synthesis_settings(options).text_stream_opening()),
+            timeout=timeout,
+            metadata=metadata,
         )
 
-    async def _messages(self, config: pb.TextStreamConfig) -> AsyncIterator[pb.TextStreamRequest]:
-        yield pb.TextStreamRequest(config=config)
+    async def _messages(self, opening: pb.TextStreamRequest) -> AsyncIterator[pb.TextStreamRequest]:
+        yield opening
         await self._attached.wait()
         assert self._texts is not None
         async for text in self._texts:
-            yield pb.TextStreamRequest(text=text)
+            yield text_piece(text)
 
     async def accepted(self) -> TextCall:
         """Wait for the server to accept the config; its refusal raises AioRpcError."""

@@ -3,6 +3,7 @@ from ElevenLabs): ask it for raw PCM (s16le mono) and encode here with PyAV."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import replace
 
@@ -23,19 +24,26 @@ async def encode_pieces(
     bit_rate: int = 0,
 ) -> AsyncGenerator[SpeechPiece, None]:
     """s16le mono pieces (any boundaries) in, `fmt` pieces out (one valid file), the
-    sentence marks kept."""
-    encoder = StreamEncoder(fmt, input_rate, output_rate, bit_rate=bit_rate)
+    sentence marks kept. The encoding (PyAV) runs on a thread, one block at a time and
+    in order, so the event loop serves other requests meanwhile."""
+    encoder = await asyncio.to_thread(
+        StreamEncoder, fmt, input_rate, output_rate, bit_rate=bit_rate
+    )
     carry = b""
     async for piece in pieces:
         data = carry + piece.audio
         usable = len(data) - len(data) % 2
         carry = data[usable:]
-        samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float32) / 32768.0
-        out = encoder.write(samples) if usable else b""
+        out = await asyncio.to_thread(_encode_block, encoder, data[:usable]) if usable else b""
         if out or piece.text or piece.sentence_end:
             yield SpeechPiece(out, piece.text, piece.text_start, piece.sentence_end)
-    if tail := encoder.close():
+    if tail := await asyncio.to_thread(encoder.close):
         yield SpeechPiece(tail)
+
+
+def _encode_block(encoder: StreamEncoder, pcm: bytes) -> bytes:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    return encoder.write(samples)
 
 
 async def encode_pcm_stream(
