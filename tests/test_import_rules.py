@@ -23,7 +23,7 @@ def lint_imports(extra_path: Path | None = None) -> subprocess.CompletedProcess[
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(extra_path), env.get("PYTHONPATH", "")])
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--config", str(ROOT / "pyproject.toml")],
+        [str(LINT_IMPORTS), "--no-cache", str(ROOT / "pyproject.toml")],
         cwd=extra_path or ROOT,
         env=env,
         capture_output=True,
