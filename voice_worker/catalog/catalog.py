@@ -9,6 +9,7 @@ from voice_worker.tts.base import (
     ModelDescription,
     SupportsModels,
     SupportsVoices,
+    TakesOpenAINames,
     TTSProvider,
     VoiceDescription,
 )
@@ -21,8 +22,8 @@ class Catalog:
         self._models = tts if isinstance(tts, SupportsModels) else None
         #: it lists both its voices and its models: requests can be checked against them
         self.complete = self._voices is not None and self._models is not None
-        # OpenAI's names reach OpenAI itself untouched; elsewhere they map through here
-        self.voice_aliases = {} if tts.name == "openai" else dict(voice_map)
+        # OpenAI's names reach a provider that takes them untouched; elsewhere they map
+        self.voice_aliases = {} if isinstance(tts, TakesOpenAINames) else dict(voice_map)
 
     async def voices(self) -> list[VoiceDescription]:
         return await self._voices.voices() if self._voices is not None else []

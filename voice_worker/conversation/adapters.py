@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import replace
 
 from shared.audio.decoding import AudioDecodeError, probe
 from shared.audio.formats import AudioFormat
@@ -18,7 +16,6 @@ from voice_worker.speech.cached_speech import CachedSpeech, SpeechJob
 from voice_worker.stt.base import Transcript, TranscriptionOptions
 from voice_worker.transcription.transcriber import Transcriber, Upload
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
-from voice_worker.tts.text_stream import speak_text
 from voice_worker.tts.transcode import PCM_RATE
 
 log = logging.getLogger(__name__)
@@ -36,11 +33,11 @@ class CheckedSTT:
 
 
 class TurnSpeech:
-    """How a turn speaks: a reply being written is spoken as it comes (`speak_text`:
-    the model server's text stream, or sentence by sentence), and the whole reply is
-    then kept in the audio cache under its text; a reply known in advance (from the
-    response cache) is spoken through the audio cache, so a repeated question costs
-    neither chat nor synthesis."""
+    """How a turn speaks: a reply being written is spoken as it comes
+    (`CachedSpeech.stream_text`: the model server's text stream, or sentence by
+    sentence), and the whole reply is then kept in the audio cache under its text; a
+    reply known in advance (from the response cache) is spoken through the audio
+    cache, so a repeated question costs neither chat nor synthesis."""
 
     def __init__(self, speech: CachedSpeech) -> None:
         self.speech = speech
@@ -51,20 +48,13 @@ class TurnSpeech:
     ) -> AsyncGenerator[SpeechPiece, None]:
         said: list[str] = []
         audio = bytearray()
-        voice, model = self.speech.engine_names(options.voice, options.model)
-        options = replace(options, voice=voice, model=model)  # OpenAI's names mapped
 
         async def noted() -> AsyncIterator[str]:
             async for text in texts:
                 said.append(text)
                 yield text
 
-        provider = self.speech.provider
-        voice, model = self.speech.engine_names(options.voice, options.model)
-        options = dataclasses.replace(options, voice=voice, model=model)
-        async with contextlib.aclosing(
-            speak_text(provider, noted(), options, self.speech.bit_rates)
-        ) as pieces:
+        async with contextlib.aclosing(self.speech.stream_text(noted(), options)) as pieces:
             async for piece in pieces:
                 audio += piece.audio
                 yield piece

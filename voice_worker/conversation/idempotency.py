@@ -16,30 +16,21 @@ releases its key (a retry runs anew). Keys live as long as the response cache
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from voice_worker.conversation.events import (
-    AudioDelta,
-    ReplyDelta,
-    ThinkingDelta,
-    Transcribed,
-    TurnDone,
-    TurnEvent,
-)
-from voice_worker.conversation.turn import TurnResult
 from voice_worker.errors import InProgress, KeyReused
 from voice_worker.observability import metrics
 from voice_worker.store.base import ChatStore, KeyReceipt
 
 log = logging.getLogger(__name__)
 Stored = dict[str, Any]  # a request's stored result
+T = TypeVar("T")
 
 
 def fingerprint(*parts: str | bytes) -> str:
@@ -84,19 +75,19 @@ class Held:
             except Exception as exc:  # the store away for a moment: try again
                 log.warning("idempotency key renewal failed", extra={"error": str(exc)})
 
-    async def kept_until_stored(
-        self, events: AsyncGenerator[TurnEvent, None]
-    ) -> AsyncGenerator[TurnEvent, None]:
-        """A turn's events, the key renewed while they come and released unless the
-        turn is stored (TurnDone)."""
-        stored = False
+    async def kept_until(
+        self, items: AsyncGenerator[T, None], stored: Callable[[T], bool]
+    ) -> AsyncGenerator[T, None]:
+        """A streamed request's items, the key renewed while they come and released
+        unless one of them says the result is `stored` (a turn's TurnDone)."""
+        done = False
         try:
-            async with self.kept(), contextlib.aclosing(events):
-                async for event in events:
-                    stored = stored or isinstance(event, TurnDone)
-                    yield event
+            async with self.kept(), contextlib.aclosing(items):
+                async for item in items:
+                    done = done or stored(item)
+                    yield item
         finally:
-            if not stored:
+            if not done:
                 await self.release()
 
     async def release(self) -> None:
@@ -144,26 +135,3 @@ class IdempotencyKeys:
             code="idempotency_key_in_use",
             retry_after=1,
         )
-
-
-def turn_record(result: TurnResult) -> Stored:
-    """A turn's result as stored (the audio in base64; the store adds the ids)."""
-    record = asdict(result)
-    record["audio"] = base64.b64encode(result.audio).decode()
-    return record
-
-
-def turn_from_record(record: Stored) -> TurnResult:
-    return TurnResult(**{**record, "audio": base64.b64decode(record["audio"])})
-
-
-async def replay(result: TurnResult) -> AsyncGenerator[TurnEvent, None]:
-    """A stored turn as the events of a live one, all at once: what was heard, the
-    thinking and the reply whole, the audio as one delta, then TurnDone."""
-    if result.transcript is not None:
-        yield Transcribed(result.transcript)
-    if result.thinking:
-        yield ThinkingDelta(result.thinking)
-    yield ReplyDelta(result.reply_text)
-    yield AudioDelta(result.audio, result.reply_text, 0.0)
-    yield TurnDone(result.with_audio(b""))

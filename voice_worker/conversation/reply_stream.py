@@ -7,8 +7,14 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 from shared.speakable import has_speakable
-from voice_worker.chat.base import ChatEnd, ChatEvent, ChatReply, TextDelta, upstream_name
-from voice_worker.chat.base import ThinkingDelta as ChatThinking
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatReply,
+    TextDelta,
+    ThinkingDelta,
+    upstream_name,
+)
 from voice_worker.errors import UpstreamFailed
 
 
@@ -21,7 +27,7 @@ async def speakable_only(
         async for event in events:
             if isinstance(event, TextDelta):
                 said.append(event.text)
-            thought = thought or isinstance(event, ChatThinking)
+            thought = thought or isinstance(event, ThinkingDelta)
             yield event
     if not has_speakable("".join(said)):
         raise UpstreamFailed(
@@ -34,6 +40,6 @@ async def speakable_only(
 async def replayed(reply: ChatReply) -> AsyncGenerator[ChatEvent, None]:
     """A cached reply, as if it were being written."""
     if reply.thinking:
-        yield ChatThinking(reply.thinking)
+        yield ThinkingDelta(reply.thinking)
     yield TextDelta(reply.text)
     yield ChatEnd(reply.model, reply.usage)

@@ -85,10 +85,17 @@ class SessionManager:
             raise
         return record, False
 
-    async def get(self, principal: Principal, session_id: str) -> SessionRecord:
-        record = await self.store.get_session(session_id, owner=principal.owner_filter)
+    async def get(self, principal: Principal, session: str | SessionRecord) -> SessionRecord:
+        """The session, if `principal` may use it; NotFound as for a missing one. The
+        one way to a session, whatever the transport: a record already read (a
+        transport holds one for its connection) is checked the same way, not read again."""
+        if isinstance(session, SessionRecord):
+            if not principal.sees(session.owner):
+                raise not_found(session.id)
+            return session
+        record = await self.store.get_session(session, owner=principal.owner_filter)
         if record is None:
-            raise not_found(session_id)
+            raise not_found(session)
         return record
 
     async def list(

@@ -84,6 +84,10 @@ class Turn:
     held: Held | None = None
     replay: TurnResult | None = None
 
+    def speech(self) -> SpeechOptions:
+        """How its reply is spoken: the session's settings, as this turn changes them."""
+        return self.options.speech(speech_options(self.session))
+
 
 @dataclass(frozen=True)
 class Heard:

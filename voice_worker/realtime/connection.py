@@ -115,7 +115,7 @@ async def _record(services: RealtimeServices, opening: Opening) -> SessionRecord
     if opening.kind == "transcription":
         return None
     if opening.session_id:
-        return await services.engine.session(opening.session_id, opening.principal)
+        return await services.sessions.get(opening.principal, opening.session_id)
     return await services.sessions.create(opening.principal, SessionSettings(), title="realtime")
 
 

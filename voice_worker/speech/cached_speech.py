@@ -1,12 +1,13 @@
 """`CachedSpeech`: speech synthesis whatever the transport: validate (one text rule,
 shared.speakable), map OpenAI's names, look in the audio cache, and on a miss
 synthesize once (single flight) while streaming to every caller; the finished audio is
-stored in the cache."""
+stored in the cache. Text that is still being written (a chat reply, a Wyoming stream)
+is spoken through `stream_text`, under the same checks and names."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 
 from shared.audio.formats import MIME_TYPES, AudioFormat
 from shared.cache.base import ByteCache, cache_key
@@ -16,7 +17,8 @@ from shared.speakable import TextIssue, TextRejected, check_characters, check_sp
 from voice_worker.catalog.choices import SpeechChoices
 from voice_worker.catalog.openai_names import OPENAI_TTS_MODELS, OPENAI_VOICES
 from voice_worker.errors import InvalidRequest
-from voice_worker.tts.base import SpeechOptions, TTSProvider
+from voice_worker.tts.base import SpeechOptions, SpeechPiece, TakesOpenAINames, TTSProvider
+from voice_worker.tts.text_stream import speak_text
 from voice_worker.tts.transcode import fix_wav_sizes, stream_any_format
 
 #: the error code of each text problem (OpenAI's `code`)
@@ -78,8 +80,8 @@ class CachedSpeech:
         self.counters = SpeechCounters()
         #: the names the provider offers, when it says (catalog.choices); else unchecked
         self.choices: SpeechChoices | None = None
-        # OpenAI names go through untouched only to OpenAI itself
-        self._translate_names = provider.name != "openai"
+        # OpenAI names go through untouched only to an engine that knows them
+        self._translate_names = not isinstance(provider, TakesOpenAINames)
 
     def prepare(
         self,
@@ -99,26 +101,15 @@ class CachedSpeech:
             check_speakable(text, self.max_input_chars, text_param)
         except TextRejected as exc:
             raise text_error(exc, text_param) from None
-        for name, value in (("voice", voice), ("model", model), ("instructions", instructions)):
-            try:
-                check_characters(value, name)
-            except TextRejected as exc:
-                raise text_error(exc, name) from None
-        if self.choices is not None:
-            self.choices.check(voice, model, language, instructions)
-        if not MIN_SPEED <= speed <= MAX_SPEED:
-            raise InvalidRequest(
-                f"speed {speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
-                param="speed",
-                code="invalid_value",
-            )
-        if sample_rate and not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-            raise InvalidRequest(
-                f"sample_rate {sample_rate} is out of range; use 0 (the voice's own) or "
-                f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
-                param="sample_rate",
-                code="invalid_value",
-            )
+        asked = SpeechOptions(
+            voice=voice,
+            model=model,
+            speed=speed,
+            sample_rate=sample_rate,
+            language=language,
+            instructions=instructions,
+        )
+        self._check(asked)
         try:
             audio_format = AudioFormat.parse(fmt) if isinstance(fmt, str) else fmt
         except ValueError as exc:
@@ -148,6 +139,48 @@ class CachedSpeech:
             instructions=instructions,
         )
         return SpeechJob(text, options, key)
+
+    def stream_text(
+        self, texts: AsyncIterator[str], options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]:
+        """Text as it is written in, speech out as each sentence is complete
+        (tts.text_stream.speak_text), with the checks and names of `prepare`: a voice,
+        model, language, speed or rate it refuses is raised here, before any text is
+        read. Nothing is cached here (a caller keeps a whole reply with `remember`)."""
+        self._check(options)
+        voice, model = self.engine_names(options.voice, options.model)
+        named = replace(options, voice=voice, model=model)
+        return speak_text(self.provider, texts, named, self.bit_rates)
+
+    def _check(self, options: SpeechOptions) -> None:
+        """InvalidRequest naming the first field a request may not have (its format
+        aside: `prepare` parses it, a stream's is the caller's)."""
+        o = options
+        for name, value in (
+            ("voice", o.voice),
+            ("model", o.model),
+            ("instructions", o.instructions),
+        ):
+            try:
+                check_characters(value, name)
+            except TextRejected as exc:
+                raise text_error(exc, name) from None
+        if self.choices is not None:
+            self.choices.check(o.voice, o.model, o.language, o.instructions)
+        speed, sample_rate = o.speed, o.sample_rate
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise InvalidRequest(
+                f"speed {speed:g} is out of range; use {MIN_SPEED} to {MAX_SPEED}",
+                param="speed",
+                code="invalid_value",
+            )
+        if sample_rate and not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+            raise InvalidRequest(
+                f"sample_rate {sample_rate} is out of range; use 0 (the voice's own) or "
+                f"{MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
+                param="sample_rate",
+                code="invalid_value",
+            )
 
     def engine_names(self, voice: str, model: str) -> tuple[str, str]:
         """OpenAI's voice and model names as this engine's (VOICE_TTS__VOICE_MAP, else

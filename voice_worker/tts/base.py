@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from shared.audio.formats import AudioFormat
 
@@ -80,6 +80,15 @@ class SupportsModels(Protocol):
     """Lists its models (GET /v1/models, and the store's copy of them)."""
 
     async def models(self) -> list[ModelDescription]: ...
+
+
+@runtime_checkable
+class TakesOpenAINames(Protocol):
+    """Knows OpenAI's voice and model names itself (OpenAI): they reach it as sent.
+    Any other engine is given its own names for them (VOICE_TTS__VOICE_MAP, else its
+    defaults)."""
+
+    takes_openai_names: Literal[True]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import openai
 
@@ -20,6 +20,7 @@ _NAME = "OpenAI"
 class OpenAITTS:
     name = "openai"
     native_formats = frozenset(AudioFormat)
+    takes_openai_names: Literal[True] = True  # tts.base.TakesOpenAINames
 
     def __init__(
         self,

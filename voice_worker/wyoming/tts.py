@@ -10,10 +10,11 @@
 Audio is s16le mono at VOICE_WYOMING__SAMPLE_RATE (22050 Hz by default, the Piper
 voice's own; the model server resamples other voices), `samples_per_chunk` samples per
 `audio-chunk`. A `synthesize` is spoken through the worker's `CachedSpeech` (the text
-rule, the audio cache, single flight); a stream through the model server's text stream
-(`speak_text`: each sentence synthesized as soon as its end is certain, the next one
-while this one plays). The voice comes from `VoiceDirectory.choose` (an unknown name
-falls back to the default voice, with one log line)."""
+rule, the audio cache, single flight); a stream through its `stream_text` (the same
+checks; the model server's text stream: each sentence synthesized as soon as its end
+is certain, the next one while this one plays). The voice comes from
+`VoiceDirectory.choose` (an unknown name falls back to the default voice, with one log
+line)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from shared.speakable import TextIssue, strip_controls
 from voice_worker.errors import InvalidRequest
 from voice_worker.speech.cached_speech import TEXT_CODES, CachedSpeech
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
-from voice_worker.tts.text_stream import speak_text
 from voice_worker.wyoming.voices import VoiceChoice, VoiceDirectory
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,11 @@ async def send_audio(
 
 
 class SentenceStream:
-    """Text in pieces in (`write`, then `close`), speech out as it is written: the
-    model server's text stream (`speak_text`: each sentence synthesized as soon as its
-    end is certain, the next while this one plays, the first one urgent), as PCM pieces
-    marked where each sentence begins. `abort` speaks nothing more."""
+    """Text in pieces in (`write`, then `close`), speech out as it is written
+    (`CachedSpeech.stream_text`: the model server's text stream, each sentence
+    synthesized as soon as its end is certain, the next while this one plays, the
+    first one urgent), as PCM pieces marked where each sentence begins. `abort` speaks
+    nothing more."""
 
     def __init__(self, speech: PcmSpeech, voice: VoiceChoice) -> None:
         self.speech = speech
@@ -157,10 +158,9 @@ class SentenceStream:
             sample_rate=self.speech.sample_rate,
             language=self.voice.language,
         )
-        speech = self.speech.speech
         try:
             async with contextlib.aclosing(
-                speak_text(speech.provider, self._texts(), options, speech.bit_rates)
+                self.speech.speech.stream_text(self._texts(), options)
             ) as pieces:
                 async for piece in pieces:
                     yield piece

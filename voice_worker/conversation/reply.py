@@ -1,0 +1,143 @@
+"""Collecting a turn's reply: written by the chat model (or told again from the response
+cache), spoken while it is written (conversation.pipeline), and collected as it comes
+(`Reply`: the text, the thinking, the audio, the chat's end; the stage timings in the
+turn). What the model answers is cleaned of control characters before it is spoken;
+thinking is kept with the reply, never spoken. User text and history reach the chat
+provider as plain content: each provider keeps it from becoming template control
+tokens (chat.control, chat.local_prompt)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatOptions,
+    ChatProvider,
+    ChatReply,
+    TextDelta,
+    ThinkingDelta,
+)
+from voice_worker.chat.cache import ResponseCache
+from voice_worker.chat.settings import ChatSettings
+from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnEvent
+from voice_worker.conversation.pipeline import speak_while_writing
+from voice_worker.conversation.prompt import build_prompt, window_step
+from voice_worker.conversation.reply_stream import replayed, speakable_only
+from voice_worker.conversation.turn import Turn, guarded
+from voice_worker.store.base import ChatStore
+from voice_worker.tts.base import SpeechOptions, SpeechPiece
+
+CHAT, SPEECH = "chat", "text-to-speech"
+
+
+class Speaker(Protocol):
+    """How a turn speaks (conversation.adapters.TurnSpeech)."""
+
+    def stream_text(
+        self, texts: AsyncIterator[str], options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]: ...
+
+    def speak_known(
+        self, text: str, options: SpeechOptions
+    ) -> AsyncGenerator[SpeechPiece, None]: ...
+
+
+@dataclass
+class Reply:
+    """A turn's reply as it was written and spoken, in `options`."""
+
+    options: SpeechOptions
+    known: ChatReply | None = None  # told again from the response cache
+    parts: list[str] = field(default_factory=list)
+    thoughts: list[str] = field(default_factory=list)
+    audio: bytearray = field(default_factory=bytearray)
+    end: ChatEnd = field(default_factory=ChatEnd)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts).strip()
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self.thoughts).strip()
+
+    @property
+    def cached(self) -> bool:
+        return self.known is not None
+
+
+def cacheable(turn: Turn) -> bool:
+    """Whether the response cache may answer the turn (it knows analyst roles only)."""
+    return turn.options.instructions is None
+
+
+class ReplyWriter:
+    def __init__(
+        self,
+        store: ChatStore,
+        chat: ChatProvider,
+        tts: Speaker,
+        settings: ChatSettings,
+        response_cache: ResponseCache | None = None,
+    ) -> None:
+        self.store, self.chat, self.tts = store, chat, tts
+        self.settings = settings
+        self.response_cache = response_cache
+
+    async def collect(self, turn: Turn, reply: Reply) -> AsyncGenerator[TurnEvent, None]:
+        """The reply's events as it is written and spoken, each kept in `reply` (the
+        stage timings in the turn's). Nothing is stored here."""
+        timings, watch = turn.timings, turn.watch
+        if cacheable(turn) and self.response_cache is not None:
+            reply.known = await self.response_cache.get(turn.session.id, turn.user.text, turn.role)
+        known, options = reply.known, reply.options
+        chat = replayed(known) if known else await self._ask(turn)
+
+        def speak(texts: AsyncIterator[str]) -> AsyncGenerator[SpeechPiece, None]:
+            if known is not None:
+                return guarded(SPEECH, self.tts.speak_known(known.text, options))
+            return guarded(SPEECH, self.tts.stream_text(texts, options))
+
+        chat_start: float | None = None
+        async with contextlib.aclosing(speak_while_writing(chat, speak)) as events:
+            async for event in events:
+                if isinstance(event, TextDelta | ThinkingDelta):
+                    timings.setdefault("chat_first_token", watch.seconds)
+                if isinstance(event, TextDelta):
+                    chat_start = watch.seconds if chat_start is None else chat_start
+                    reply.parts.append(event.text)
+                    yield ReplyDelta(event.text)
+                elif isinstance(event, ThinkingDelta):
+                    reply.thoughts.append(event.text)
+                    yield event
+                elif isinstance(event, ChatEnd):
+                    reply.end, timings["chat"] = event, watch.seconds
+                elif event.audio or event.text:
+                    if event.audio and "first_audio" not in timings:
+                        timings["first_audio"] = watch.seconds
+                        timings["tts_first_audio"] = watch.seconds - (chat_start or 0.0)
+                    reply.audio += event.audio
+                    yield AudioDelta(event.audio, event.text, event.text_start)
+        timings["tts"] = watch.seconds - (chat_start or 0.0)
+
+    async def _ask(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
+        record, settings = turn.session, self.settings
+        budget = settings.history_max_messages
+        total = await self.store.count_messages(record.id) if budget else 0
+        history = await self.store.recent_messages(record.id, budget + window_step(budget))
+        instructions = turn.options.instructions
+        messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
+        options = ChatOptions(settings.max_tokens, settings.temperature)
+        return speakable_only(guarded(CHAT, self.chat.stream(messages, options)), self.chat.name)
+
+    async def remember(self, turn: Turn, reply: Reply) -> None:
+        """A reply the chat model wrote, kept in the response cache (when there is one)."""
+        if self.response_cache is None or reply.cached or not cacheable(turn):
+            return
+        written = ChatReply(reply.text, reply.thinking, reply.end.model)
+        await self.response_cache.set(turn.session.id, turn.user.text, turn.role, written)
