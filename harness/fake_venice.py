@@ -6,12 +6,15 @@ by setting `fake.scenario`. Streams can be paced by the test (`paced`: the first
 sentence, then the rest once `fake.release` is set) or fail half-way (`broken`: an
 error event after the first sentence, as OpenAI-compatible servers send them), and the
 fake counts the streams whose client left before the end (`fake.abandoned`); `long`
-writes twelve sentences, 0.3 s apart."""
+writes twelve sentences, 0.3 s apart. The `tools` scenarios stream `tool_calls` deltas
+as OpenAI does (the arguments split across chunks, `finish_reason: "tool_calls"`) and
+check `tools`, `tool_choice` and the messages of calls by OpenAI's rules."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -68,6 +71,10 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
     "broken": ([], ["This sentence arrives. ", BREAK]),
     "long": ([], [f"Sentence number {i} keeps the voice busy for a while. " for i in range(12)]),
 }
+#: the model calls a tool offered (`fake.tool_calls`, or the first one), then answers
+#: with what it returned; `tools_think` thinks inline before the call; `tools_always`
+#: calls whenever the request lets it (tool_choice not none)
+TOOL_SCENARIOS = {"tools", "tools_think", "tools_always"}
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "429": (429, {"error": "Rate limit exceeded"}),
     "500": (500, {"error": "Inference failed"}),
@@ -86,6 +93,22 @@ ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
         },
     ),
 }
+
+
+def tool_call_deltas(index: int, name: str, arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """One call as OpenAI streams it: the id, type and name with empty arguments first,
+    then the arguments' JSON text in pieces of a few characters."""
+    text = json.dumps(arguments)
+    first = {
+        "index": index,
+        "id": f"call_fake{index}",
+        "type": "function",
+        "function": {"name": name, "arguments": ""},
+    }
+    rest = [
+        {"index": index, "function": {"arguments": text[i : i + 5]}} for i in range(0, len(text), 5)
+    ]
+    return [first, *rest]
 
 
 def rate_headers(remaining: int = 49) -> dict[str, str]:
@@ -118,8 +141,12 @@ def check(body: Any) -> str | None:
     for m in messages:
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             return "messages: each needs a valid role"
-        if not isinstance(m.get("content"), str):
+        calls = m.get("tool_calls") if m["role"] == "assistant" else None
+        if not isinstance(m.get("content"), str) and not (calls and m.get("content") is None):
             return "messages: content must be a string"
+    problem = check_tools(body)
+    if problem:
+        return problem
     if "stream" in body and not isinstance(body["stream"], bool):
         return "stream: Expected boolean"
     if "stream_options" in body and not body.get("stream"):
@@ -139,12 +166,75 @@ def check(body: Any) -> str | None:
     return None
 
 
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def check_tools(body: dict[str, Any]) -> str | None:
+    """OpenAI's rules for `tools`, `tool_choice` and the messages of tool calls."""
+    tools = body.get("tools")
+    names: set[str] = set()
+    if tools is not None:
+        if not isinstance(tools, list) or not tools:
+            return "tools: Expected a non-empty array"
+        for tool in tools:
+            function = tool.get("function") if isinstance(tool, dict) else None
+            if tool.get("type") != "function" or not isinstance(function, dict):
+                return "tools: each is {type: function, function: {...}}"
+            if not TOOL_NAME.match(str(function.get("name", ""))):
+                return "tools: function.name must match ^[a-zA-Z0-9_-]{1,64}$"
+            if not isinstance(function.get("parameters", {}), dict):
+                return "tools: function.parameters must be a JSON schema object"
+            names.add(function["name"])
+    choice = body.get("tool_choice")
+    if choice is not None:
+        if tools is None:
+            return "tool_choice is only allowed when tools are specified"
+        if isinstance(choice, dict):
+            if (choice.get("function") or {}).get("name") not in names:
+                return "tool_choice: names no function in tools"
+        elif choice not in ("auto", "none", "required"):
+            return "tool_choice: auto, none, required or a function"
+    pending: set[str] = set()
+    for m in body["messages"]:
+        if m["role"] == "tool":
+            if m.get("tool_call_id") not in pending:
+                return "messages: a tool message must answer a preceding tool call"
+            pending.discard(m["tool_call_id"])
+            continue
+        if pending:
+            return (
+                "messages: an assistant message with tool_calls must be followed by tool messages"
+            )
+        for call in m.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if call.get("type") != "function" or not isinstance(function, dict):
+                return "messages: tool_calls must be functions"
+            if not isinstance(function.get("arguments"), str) or not call.get("id"):
+                return "messages: a tool call needs its id and arguments (a string)"
+            pending.add(call["id"])
+    return None
+
+
+def tool_outputs(body: dict[str, Any]) -> list[str]:
+    """What the tools returned since the user's last message."""
+    outputs: list[str] = []
+    for m in body["messages"]:
+        if m["role"] == "user":
+            outputs = []
+        elif m["role"] == "tool":
+            outputs.append(m["content"])
+    return outputs
+
+
 class FakeVenice:
     def __init__(self) -> None:
         self.scenario = "reasoning"
         self.requests: list[dict[str, Any]] = []
         self.release = threading.Event()  # `paced`: the rest of the reply may come
         self.abandoned = 0  # streams whose client closed the connection before the end
+        #: `tools` scenarios: the calls the model makes, (name, arguments); none named:
+        #: the first tool offered, with no arguments
+        self.tool_calls: list[tuple[str, dict[str, Any]]] = []
         self.app = FastAPI()
         self.app.post("/api/v1/chat/completions")(self.completions)
 
@@ -166,6 +256,22 @@ class FakeVenice:
         if self.scenario in ERRORS:
             status, error = ERRORS[self.scenario]
             return JSONResponse(error, status_code=status, headers=rate_headers(0))
+        if self.scenario in TOOL_SCENARIOS:
+            calls = self._calls_for(body)
+            if calls:
+                preface = ["<think>I should ", "use the tool.</think>"]
+                content = preface if self.scenario == "tools_think" else []
+                return StreamingResponse(
+                    self._sse(body, [], content, calls),
+                    media_type="text/event-stream",
+                    headers=rate_headers(),
+                )
+            outputs = tool_outputs(body)
+            answer = f"The tool says: {' '.join(outputs)}" if outputs else "No tool was needed."
+            content = [answer[i : i + 12] for i in range(0, len(answer), 12)]
+            return StreamingResponse(
+                self._sse(body, [], content), media_type="text/event-stream", headers=rate_headers()
+            )
         reasoning, content = STREAMS[self.scenario]
         if not body.get("stream"):
             return JSONResponse(self._completion(body, reasoning, content), headers=rate_headers())
@@ -187,12 +293,28 @@ class FakeVenice:
         }
         return f"data: {json.dumps(chunk)}\n\n"
 
+    def _calls_for(self, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The calls to make now: `tools` calls once per user message (then answers with
+        what the tools returned), `tools_always` whenever it may."""
+        if not body.get("tools") or body.get("tool_choice") == "none":
+            return []
+        if self.scenario != "tools_always" and tool_outputs(body):
+            return []
+        forced = body.get("tool_choice")
+        if isinstance(forced, dict):
+            return [(forced["function"]["name"], {})]
+        return self.tool_calls or [(body["tools"][0]["function"]["name"], {})]
+
     async def _sse(
-        self, body: dict[str, Any], reasoning: list[str], content: list[str]
+        self,
+        body: dict[str, Any],
+        reasoning: list[str],
+        content: list[str],
+        calls: list[tuple[str, dict[str, Any]]] | None = None,
     ) -> AsyncIterator[str]:
         finished = False
         try:
-            async for event in self._events(body, reasoning, content):
+            async for event in self._events(body, reasoning, content, calls or []):
                 yield event
             finished = True
         finally:
@@ -200,7 +322,11 @@ class FakeVenice:
                 self.abandoned += 1
 
     async def _events(
-        self, body: dict[str, Any], reasoning: list[str], content: list[str]
+        self,
+        body: dict[str, Any],
+        reasoning: list[str],
+        content: list[str],
+        calls: list[tuple[str, dict[str, Any]]],
     ) -> AsyncIterator[str]:
         yield self._chunk(body, {"role": "assistant", "content": ""}, None)
         for part in reasoning:
@@ -215,7 +341,10 @@ class FakeVenice:
                 return
             yield self._chunk(body, {"content": part}, None)
             await asyncio.sleep(0.3 if self.scenario == "long" else 0.01)
-        yield self._chunk(body, {}, "stop")
+        for index, (name, arguments) in enumerate(calls):
+            for delta in tool_call_deltas(index, name, arguments):
+                yield self._chunk(body, {"tool_calls": [delta]}, None)
+        yield self._chunk(body, {}, "tool_calls" if calls else "stop")
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19}
             chunk = {

@@ -41,6 +41,7 @@ from voice_worker.store.base import ChatStore
 from voice_worker.store.sql import open_store
 from voice_worker.stt.base import STTProvider
 from voice_worker.stt.registry import build_stt
+from voice_worker.tools.toolbox import ToolBox
 from voice_worker.transcription.transcriber import Transcriber
 from voice_worker.tts.base import SupportsModels, TTSProvider
 from voice_worker.tts.registry import build_tts
@@ -160,6 +161,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
     keys = IdempotencyKeys(
         store, settings.response_cache.ttl_seconds, settings.idempotency.lease_seconds
     )
+    tools = ToolBox.from_settings(settings.tools) if settings.tools.mcp_servers else None
     conversation = VoiceChatEngine(
         store,
         chat,
@@ -168,6 +170,7 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         stt=CheckedSTT(transcriber),
         response_cache=response_cache,
         keys=keys,
+        tools=tools,
     )
     if isinstance(tts, SupportsModels):
         await _mirror_models(stack, store, tts, db.tts_models_sync_seconds)

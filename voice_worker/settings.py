@@ -19,6 +19,7 @@ from voice_worker.ratelimit.settings import RateLimitSettings
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.store.settings import DatabaseSettings
 from voice_worker.stt.settings import STTSettings
+from voice_worker.tools.settings import ToolsSettings
 from voice_worker.tts.settings import GrpcClientSettings, TTSSettings
 from voice_worker.wyoming.settings import WyomingSettings
 
@@ -71,3 +72,4 @@ class Settings(BaseSettings):
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     grpc: GrpcClientSettings = Field(default_factory=GrpcClientSettings)
     realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    tools: ToolsSettings = Field(default_factory=ToolsSettings)

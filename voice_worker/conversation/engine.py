@@ -39,6 +39,7 @@ from voice_worker.conversation.turn_lock import TurnLocks
 from voice_worker.observability import metrics
 from voice_worker.store.base import ChatStore, MessageRecord, SessionRecord
 from voice_worker.stt.base import STTProvider
+from voice_worker.tools.loop import ToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,11 @@ class VoiceChatEngine:
         stt: STTProvider | None = None,
         response_cache: ResponseCache | None = None,
         keys: IdempotencyKeys | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.store, self.chat, self.tts, self.settings = store, chat, tts, settings
         self.starter = TurnStarter(store, settings, stt=stt, keys=keys)
-        self.replies = ReplyWriter(store, chat, tts, settings, response_cache=response_cache)
+        self.replies = ReplyWriter(store, chat, tts, settings, response_cache, tools)
         self.turn_locks = TurnLocks(store, settings.turn_lease_seconds, settings.turn_wait_seconds)
 
     # -- beginning a turn (conversation.turn_begin) ---------------------------------

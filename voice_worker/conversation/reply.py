@@ -2,9 +2,11 @@
 cache), spoken while it is written (conversation.pipeline), and collected as it comes
 (`Reply`: the text, the thinking, the audio, the chat's end; the stage timings in the
 turn). What the model answers is cleaned of control characters before it is spoken;
-thinking is kept with the reply, never spoken. User text and history reach the chat
-provider as plain content: each provider keeps it from becoming template control
-tokens (chat.control, chat.local_prompt)."""
+thinking is kept with the reply, never spoken. With the worker's tools (voice_worker.
+tools) the model may call them first: their rounds run inside the chat's stream, what
+it says before a call is spoken too, and the calls are kept in the reply. User text,
+history and tool output reach the chat provider as plain content: each provider keeps
+it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from voice_worker.conversation.prompt import build_prompt, window_step
 from voice_worker.conversation.reply_stream import replayed, speakable_only
 from voice_worker.conversation.turn import Turn, guarded
 from voice_worker.store.base import ChatStore
+from voice_worker.tools.loop import ToolRunner, ToolTrace, with_tools
 from voice_worker.tts.base import SpeechOptions, SpeechPiece
 
 CHAT, SPEECH = "chat", "text-to-speech"
@@ -57,6 +60,7 @@ class Reply:
     thoughts: list[str] = field(default_factory=list)
     audio: bytearray = field(default_factory=bytearray)
     end: ChatEnd = field(default_factory=ChatEnd)
+    tools: ToolTrace = field(default_factory=ToolTrace)  # the calls the model made
 
     @property
     def text(self) -> str:
@@ -84,10 +88,12 @@ class ReplyWriter:
         tts: Speaker,
         settings: ChatSettings,
         response_cache: ResponseCache | None = None,
+        tools: ToolRunner | None = None,
     ) -> None:
         self.store, self.chat, self.tts = store, chat, tts
         self.settings = settings
         self.response_cache = response_cache
+        self.tools = tools  # the worker's tools, offered to every turn
 
     async def collect(self, turn: Turn, reply: Reply) -> AsyncGenerator[TurnEvent, None]:
         """The reply's events as it is written and spoken, each kept in `reply` (the
@@ -96,7 +102,7 @@ class ReplyWriter:
         if cacheable(turn) and self.response_cache is not None:
             reply.known = await self.response_cache.get(turn.session.id, turn.user.text, turn.role)
         known, options = reply.known, reply.options
-        chat = replayed(known) if known else await self._ask(turn)
+        chat = replayed(known) if known else await self._ask(turn, reply)
 
         def speak(texts: AsyncIterator[str]) -> AsyncGenerator[SpeechPiece, None]:
             if known is not None:
@@ -124,8 +130,10 @@ class ReplyWriter:
                     reply.audio += event.audio
                     yield AudioDelta(event.audio, event.text, event.text_start)
         timings["tts"] = watch.seconds - (chat_start or 0.0)
+        if reply.tools.rounds:
+            timings["tools"] = reply.tools.seconds
 
-    async def _ask(self, turn: Turn) -> AsyncGenerator[ChatEvent, None]:
+    async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent, None]:
         record, settings = turn.session, self.settings
         budget = settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
@@ -133,11 +141,17 @@ class ReplyWriter:
         instructions = turn.options.instructions
         messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
         options = ChatOptions(settings.max_tokens, settings.temperature)
-        return speakable_only(guarded(CHAT, self.chat.stream(messages, options)), self.chat.name)
+        if self.tools is None:
+            written = self.chat.stream(messages, options)
+        else:
+            written = with_tools(self.chat, messages, options, self.tools, reply.tools)
+        return speakable_only(guarded(CHAT, written), self.chat.name)
 
     async def remember(self, turn: Turn, reply: Reply) -> None:
         """A reply the chat model wrote, kept in the response cache (when there is one)."""
         if self.response_cache is None or reply.cached or not cacheable(turn):
             return
+        if reply.tools.outputs:
+            return  # what tools said is of its moment: asked again, they are called again
         written = ChatReply(reply.text, reply.thinking, reply.end.model)
         await self.response_cache.set(turn.session.id, turn.user.text, turn.role, written)

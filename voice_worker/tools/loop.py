@@ -1,0 +1,94 @@
+"""A turn's tool rounds: the model is offered the tools; when it calls some, they run
+(side by side), their outputs go back to it as `tool` messages, and it is asked again,
+at most `max_rounds` times; the last request lets it call none (`tool_choice: none`),
+so it must answer. What it says before a call ("let me check") streams as it is
+written, like the answer; the calls and their outputs are kept in the `ToolTrace`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatMessage,
+    ChatOptions,
+    ChatProvider,
+    TextDelta,
+)
+from voice_worker.chat.tools import SupportsTools, Tool, ToolCall, ToolChoice, ToolOffer
+from voice_worker.tools.toolbox import ToolOutput
+
+
+class ToolRunner(Protocol):
+    """The tools of a turn (voice_worker.tools.toolbox.ToolBox)."""
+
+    max_rounds: int
+
+    async def offer(self) -> tuple[Tool, ...]: ...
+
+    async def run(self, call: ToolCall) -> ToolOutput: ...
+
+
+@dataclass
+class ToolTrace:
+    """What a turn's tools did: every call's output, in order, and their time."""
+
+    outputs: list[ToolOutput] = field(default_factory=list)
+    rounds: int = 0
+    seconds: float = 0.0  # waiting for tools (a round's calls run side by side)
+
+
+async def with_tools(
+    chat: ChatProvider,
+    messages: Sequence[ChatMessage],
+    options: ChatOptions,
+    runner: ToolRunner,
+    trace: ToolTrace,
+) -> AsyncGenerator[ChatEvent, None]:
+    """The reply to `messages`, the tools' rounds in it; a provider that takes no tools,
+    or no tool on offer, is asked as usual."""
+    tools = await runner.offer() if isinstance(chat, SupportsTools) else ()
+    if not isinstance(chat, SupportsTools) or not tools:
+        async with contextlib.aclosing(chat.stream(messages, options)) as plain:
+            async for item in plain:
+                yield item
+        return
+    history, usage, model, spoke = list(messages), dict[str, int](), "", False
+    for round_ in range(runner.max_rounds + 1):
+        choice: ToolChoice = "auto" if round_ < runner.max_rounds else "none"
+        said: list[str] = []
+        calls: list[ToolCall] = []
+        events = chat.stream_tools(history, options, ToolOffer(tools, choice))
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, ToolCall):
+                    calls.append(event)
+                elif isinstance(event, ChatEnd):
+                    model = event.model or model
+                    for key, value in event.usage.items():
+                        usage[key] = usage.get(key, 0) + value
+                elif isinstance(event, TextDelta):
+                    text = event.text
+                    if spoke and not said and text[:1] and not text[:1].isspace():
+                        text = " " + text  # the answer after what was said before a call
+                    said.append(text)
+                    yield TextDelta(text)
+                else:
+                    yield event
+        spoke = spoke or bool("".join(said).strip())
+        if not calls or choice == "none":
+            break
+        start = time.monotonic()
+        outputs = await asyncio.gather(*(runner.run(call) for call in calls))
+        trace.seconds += time.monotonic() - start
+        trace.rounds += 1
+        trace.outputs += outputs
+        history.append(ChatMessage("assistant", "".join(said).strip(), tuple(calls)))
+        history += [ChatMessage("tool", o.output, tool_call_id=o.call.id) for o in outputs]
+    yield ChatEnd(model, usage)
