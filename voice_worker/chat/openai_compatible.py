@@ -10,6 +10,7 @@ persona, from configuration, as it is."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any, cast
 
@@ -57,9 +58,10 @@ class OpenAICompatibleChat:
     async def stream(
         self, messages: Sequence[ChatMessage], options: ChatOptions
     ) -> AsyncGenerator[ChatEvent, None]:
-        async for event in self._events(messages, options, None):
-            if not isinstance(event, ToolCall):  # none without tools offered
-                yield event
+        async with contextlib.aclosing(self._events(messages, options, None)) as events:
+            async for event in events:
+                if not isinstance(event, ToolCall):  # none without tools offered
+                    yield event
 
     def stream_tools(
         self, messages: Sequence[ChatMessage], options: ChatOptions, offer: ToolOffer
