@@ -88,9 +88,10 @@ async def worker(
             flaky.__exit__(None, None, None)
 
 
-async def turn(worker: Worker, text: str) -> dict[str, Any]:
+async def turn(worker: Worker, text: str, session: str = "") -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=worker.url, timeout=60) as client:
-        session = (await client.post("/api/voice/sessions", json={})).json()["id"]
+        if not session:
+            session = (await client.post("/api/voice/sessions", json={})).json()["id"]
         reply = await client.post(f"/api/voice/sessions/{session}/text", json={"text": text})
         assert reply.status_code == 200, reply.text
         body: dict[str, Any] = reply.json()
@@ -134,6 +135,34 @@ async def test_a_text_turn_answers_with_the_tools_result(
         }
     ]
     assert body["audio_duration"] > 1.0 and body["timings"]["tools"] > 0
+
+
+async def test_calls_are_stored_with_the_reply_and_read_next_turn(worker: Worker) -> None:
+    worker.fake.tool_calls = [("weather", {"city": "Bern"})]
+    first = await turn(worker, "Weather in Bern?")
+    session = first["session_id"]
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as client:
+        page = (await client.get(f"/api/voice/sessions/{session}/messages")).json()
+    user, answer = page["items"]
+    assert user["tool_calls"] == []
+    (stored,) = answer["tool_calls"]
+    assert stored == {
+        "id": stored["id"],
+        "name": "weather",
+        "arguments": json.dumps({"city": "Bern"}),
+        "output": "Sunny in Bern, 21 degrees.",
+        "error": False,
+    }
+    worker.fake.requests.clear()
+    worker.fake.tool_calls = [("echo", {"text": "again"})]
+    await turn(worker, "And now?", session)
+    history = worker.fake.requests[0]["messages"]
+    assert [m["role"] for m in history] == [
+        "system", "user", "assistant", "tool", "assistant", "user"
+    ]  # fmt: skip
+    assert history[2]["tool_calls"][0]["id"] == stored["id"] == history[3]["tool_call_id"]
+    assert history[3]["content"] == "Sunny in Bern, 21 degrees."
+    assert history[4]["content"] == "The tool says: Sunny in Bern, 21 degrees."
 
 
 async def test_tool_output_is_neutralised_like_user_text(worker: Worker) -> None:

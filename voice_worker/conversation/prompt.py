@@ -1,5 +1,6 @@
 """The prompt of one turn: the analyst role's persona, the session's previous turns
-(newest kept, trimmed to a message and a token budget), and what the user just said."""
+(newest kept, trimmed to a message and a token budget; a reply's tool calls and their
+outputs before it), and what the user just said."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from voice_worker.chat.base import ChatMessage
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.errors import InvalidRequest
 from voice_worker.store.base import MessageRecord
+from voice_worker.tools.loop import replayed_calls
 
 
 def estimate_tokens(text: str) -> int:
@@ -51,7 +53,7 @@ def trim_history(
     base = 0
     if total > max_messages:
         base = -(-(total - max_messages) // step) * step  # ceil to a whole step
-    costs = [estimate_tokens(message.text) for message in history]
+    costs = [estimate_tokens(message.text + _outputs(message)) for message in history]
     for start in range(base, total, step):
         index = start - first
         if index >= 0 and sum(costs[index:]) <= max_tokens:
@@ -65,6 +67,13 @@ def trim_history(
         used += cost
     kept.reverse()
     return _no_orphan_answer(kept)
+
+
+def _outputs(message: MessageRecord) -> str:
+    """What a reply's tool calls returned: in the prompt too."""
+    return "".join(
+        str(c.get("arguments", "")) + str(c.get("output", "")) for c in message.tool_calls
+    )
 
 
 def _no_orphan_answer(kept: list[MessageRecord]) -> list[MessageRecord]:
@@ -85,8 +94,10 @@ def build_prompt(
     budget = settings.history_max_messages
     past = trim_history(history, budget, settings.history_max_tokens, total)
     system = persona(settings, role) if instructions is None else instructions
-    return [
-        ChatMessage("system", system),
-        *(ChatMessage(m.role, m.text) for m in past),
-        ChatMessage("user", user_text),
-    ]
+    said = [ChatMessage("system", system)]
+    for m in past:
+        if m.role == "assistant" and m.tool_calls:
+            said += replayed_calls(m.tool_calls, m.text)
+        else:
+            said.append(ChatMessage(m.role, m.text))
+    return [*said, ChatMessage("user", user_text)]

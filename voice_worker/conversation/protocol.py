@@ -77,6 +77,16 @@ class SessionPage(BaseModel):
     next_cursor: str | None
 
 
+class ToolCallOut(BaseModel):
+    """A tool call made for a reply, and what it returned."""
+
+    id: str
+    name: str
+    arguments: str = Field(description="The arguments, JSON text as the model wrote them.")
+    output: str = Field(description="What the tool returned, or why it could not.")
+    error: bool = Field(description="The tool failed (the output says why).")
+
+
 class MessageOut(BaseModel):
     id: int
     role: str
@@ -87,6 +97,9 @@ class MessageOut(BaseModel):
     audio_duration: float | None
     timings: dict[str, float]
     created_at: datetime
+    tool_calls: list[ToolCallOut] = Field(
+        default_factory=list, description="An assistant's: the tool calls made for it."
+    )
 
     @classmethod
     def of(cls, m: MessageRecord) -> MessageOut:
@@ -100,6 +113,7 @@ class MessageOut(BaseModel):
             audio_duration=m.audio_duration,
             timings=m.timings,
             created_at=_time(m.created_at),
+            tool_calls=[ToolCallOut.model_validate(c) for c in m.tool_calls],
         )
 
 

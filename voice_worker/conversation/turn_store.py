@@ -95,6 +95,7 @@ async def store_reply(
         audio_format=reply.options.format.value,
         audio_duration=seconds,
         timings=timings,
+        tool_calls=reply.tools.stored(),
     )
     receipt = None
     if turn.held is not None:  # the key done with the turn, in its transaction

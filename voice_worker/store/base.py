@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, Field, Strict
 
@@ -81,6 +81,8 @@ class NewMessage:
     audio_format: str | None = None
     audio_duration: float | None = None  # seconds
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    #: an assistant's: the tool calls made for it, with their outputs, as given (JSON)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

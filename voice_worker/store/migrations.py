@@ -6,9 +6,10 @@ Workers that start together are serialized: on PostgreSQL by a transaction-scope
 advisory lock, on SQLite (one machine) by an exclusive lock on a file next to the
 database (SQLite's driver would not take its write lock before the first DDL).
 Tables are declared here (SQLAlchemy Core) as they are now, for the queries; step 1
-creates them as they were first released (`_v1_sessions`), and every later change is a
-new step with its own DDL (steps 2 to 4 show the shape), never an edit of an earlier
-one. `migrate(engine, target)` stops at a version (tests build old databases so)."""
+creates them as they were first released (`_v1_sessions`, `_v1_messages`), and every
+later change is a new step with its own DDL (steps 2 to 6 show the shape), never an
+edit of an earlier one. `migrate(engine, target)` stops at a version (tests build old
+databases so)."""
 
 from __future__ import annotations
 
@@ -55,25 +56,35 @@ sessions = sa.Table(
         "owner", sa.String(MAX_OWNER_CHARS), nullable=False, server_default=ANONYMOUS_OWNER
     ),
 )
+
+
+def _message_columns() -> list[sa.Column[object]]:
+    return [
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column(
+            "session_id",
+            sa.String(32),
+            sa.ForeignKey("voice_chat_sessions.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("thinking", sa.Text, nullable=False, server_default=""),
+        sa.Column("transcript", sa.Text),
+        sa.Column("audio_format", sa.String(16)),
+        sa.Column("audio_duration", sa.Float),
+        sa.Column("timings", sa.JSON, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    ]
+
+
+MESSAGES_INDEX = ("ix_voice_chat_messages_session", "session_id", "id")
 messages = sa.Table(
     "voice_chat_messages",
     metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column(
-        "session_id",
-        sa.String(32),
-        sa.ForeignKey("voice_chat_sessions.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("thinking", sa.Text, nullable=False, server_default=""),
-    sa.Column("transcript", sa.Text),
-    sa.Column("audio_format", sa.String(16)),
-    sa.Column("audio_duration", sa.Float),
-    sa.Column("timings", sa.JSON, nullable=False),
-    sa.Column("created_at", sa.Float, nullable=False),
-    sa.Index("ix_voice_chat_messages_session", "session_id", "id"),
+    *_message_columns(),
+    sa.Column("tool_calls", sa.JSON),  # step 6: the tool calls of a reply (None: none)
+    sa.Index(*MESSAGES_INDEX),
 )
 #: step 4: the turn in progress of a session, across workers: one row while a turn runs,
 #: its token fencing the turn's write (store.sql: acquire_turn, add_turn)
@@ -123,8 +134,15 @@ def _v1_sessions() -> sa.Table:
     return sa.Table("voice_chat_sessions", sa.MetaData(), *_session_columns())
 
 
+def _v1_messages() -> sa.Table:
+    """voice_chat_messages as step 1 made it (before tool calls)."""
+    old = sa.MetaData()
+    _v1_sessions().to_metadata(old)
+    return sa.Table("voice_chat_messages", old, *_message_columns(), sa.Index(*MESSAGES_INDEX))
+
+
 def _initial(conn: sa.Connection) -> None:
-    for table in (_v1_sessions(), messages, tts_models):
+    for table in (_v1_sessions(), _v1_messages(), tts_models):
         table.create(conn)
 
 
@@ -159,12 +177,17 @@ def _turn_leases(conn: sa.Connection) -> None:
     turn_leases.create(conn)
 
 
+def _tool_calls(conn: sa.Connection) -> None:
+    conn.execute(sa.text("ALTER TABLE voice_chat_messages ADD COLUMN tool_calls JSON"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "sessions, messages and tts_models", _initial),
     (2, "index sessions by creation time (listing)", _sessions_by_time),
     (3, "idempotency keys of turns and session creation", _idempotency_keys),
     (4, "sessions have an owner (existing ones: anonymous)", _owners),
     (5, "turn leases: one turn at a time per session, across workers", _turn_leases),
+    (6, "messages keep the tool calls of a reply", _tool_calls),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -372,7 +372,7 @@ def _message_values(session_id: str, message: NewMessage, now: float) -> dict[st
 
 
 def _message(row: sa.Row[Any]) -> MessageRecord:
-    return MessageRecord(**row._mapping)
+    return MessageRecord(**{**row._mapping, "tool_calls": row.tool_calls or []})  # NULL: before 6
 
 
 def _int_cursor(cursor: str) -> int:

@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from voice_worker.chat.base import (
     ChatEnd,
@@ -42,6 +42,33 @@ class ToolTrace:
     outputs: list[ToolOutput] = field(default_factory=list)
     rounds: int = 0
     seconds: float = 0.0  # waiting for tools (a round's calls run side by side)
+
+    def stored(self) -> list[dict[str, Any]]:
+        """The calls as the reply's message keeps them (JSON)."""
+        return [
+            {
+                "id": o.call.id,
+                "name": o.call.name,
+                "arguments": o.call.arguments,
+                "output": o.output,
+                "error": o.error,
+            }
+            for o in self.outputs
+        ]
+
+
+def replayed_calls(stored: Sequence[dict[str, Any]], answer: str) -> list[ChatMessage]:
+    """A stored reply with tool calls, as the model saw it: its calls, their outputs,
+    then what it answered."""
+    calls = tuple(
+        ToolCall(str(c.get("id", "")), str(c.get("name", "")), str(c.get("arguments", "")))
+        for c in stored
+    )
+    outputs = [
+        ChatMessage("tool", str(c.get("output", "")), tool_call_id=call.id)
+        for c, call in zip(stored, calls, strict=True)
+    ]
+    return [ChatMessage("assistant", "", calls), *outputs, ChatMessage("assistant", answer)]
 
 
 async def with_tools(
