@@ -22,6 +22,8 @@ from mcp.types import CallToolResult, TextContent
 from voice_worker.chat.tools import Tool
 from voice_worker.tools.settings import McpServerSettings
 
+RETRY_SECONDS = 30.0  # a server whose listing failed is asked again after this long
+
 
 class ToolFailed(Exception):
     """A tool could not answer; the message is what the model reads."""
@@ -42,7 +44,7 @@ class McpServer:
             call_timeout, list_refresh, list_timeout
         )  # fmt: skip
         self._tools: tuple[Tool, ...] = ()
-        self._listed_at = -float("inf")
+        self._listed_at = self._failed_at = -float("inf")
         self._listing = asyncio.Lock()
 
     @contextlib.asynccontextmanager
@@ -54,17 +56,24 @@ class McpServer:
             yield client
 
     async def tools(self) -> tuple[Tool, ...]:
-        """The tools it offers (those allowed), from the cache while it is fresh."""
+        """The tools it offers (those allowed), from the cache while it is fresh. A
+        listing that failed is not tried again for RETRY_SECONDS (at most the refresh
+        time): a server gone costs a turn nothing meanwhile."""
         async with self._listing:  # one listing at a time; the others read its result
-            if time.monotonic() - self._listed_at < self.list_refresh:
+            now = time.monotonic()
+            if now - self._listed_at < self.list_refresh:
                 return self._tools
+            if now - self._failed_at < min(RETRY_SECONDS, self.list_refresh):
+                raise ToolFailed(f"MCP server {self.label} is unreachable (retried later)")
             try:
                 self._tools = await asyncio.wait_for(self._list(), self.list_timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:
+                self._failed_at = time.monotonic()
                 raise ToolFailed(
                     f"MCP server {self.label} did not list its tools in time"
                 ) from None
             except Exception as exc:
+                self._failed_at = time.monotonic()
                 raise ToolFailed(f"MCP server {self.label} is unreachable: {_kind(exc)}") from exc
             self._listed_at = time.monotonic()
             return self._tools
@@ -90,7 +99,7 @@ class McpServer:
 
     def forget(self) -> None:
         """The next `tools` asks the server again."""
-        self._listed_at = -float("inf")
+        self._listed_at = self._failed_at = -float("inf")
 
     async def call(self, name: str, arguments: dict[str, Any]) -> str:
         """The tool's output as text; ToolFailed when it failed, was slow or is gone."""
