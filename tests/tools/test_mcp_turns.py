@@ -1,7 +1,8 @@
 """MCP tools run by the worker (VOICE_TOOLS__MCP_SERVERS), end to end in one process: a
 real MCP server from the `mcp` package, the fake upstream as the chat model (it calls
 the tool, then answers with what the tool returned), and a worker on uvicorn whose HTTP
-text turn answers with the tool's result. A tool that fails, is slow, or whose server
+turns, typed and spoken, answer with the tool's result (stored with the reply, read back
+next turn). A tool that fails, is slow, or whose server
 has stopped mid-run is an error output the model reads; the turn still answers. The
 rounds are bounded: then the model must answer (tool_choice none)."""
 
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from harness.fake_venice import KEY, FakeVenice
+from harness.processes import DATA, JFK_TRANSCRIPT, word_error_rate
 from harness.servers import ThreadServer
 from tests.model_server.servers import served
 from tests.tools.mcp_servers import Facts, serve
@@ -135,6 +137,21 @@ async def test_a_text_turn_answers_with_the_tools_result(
         }
     ]
     assert body["audio_duration"] > 1.0 and body["timings"]["tools"] > 0
+
+
+async def test_a_spoken_turn_answers_with_the_tools_result(worker: Worker) -> None:
+    worker.fake.tool_calls = [("echo", {"text": "Ask what you can do for your country."})]
+    files = {"audio": ("jfk.flac", (DATA / "jfk.flac").read_bytes(), "audio/flac")}
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as client:
+        session = (await client.post("/api/voice/sessions", json={})).json()["id"]
+        reply = await client.post(f"/api/voice/sessions/{session}/messages", files=files)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert word_error_rate(JFK_TRANSCRIPT, body["transcript"]) <= 0.15
+    assert worker.facts.calls == [("echo", {"text": "Ask what you can do for your country."})]
+    assert body["reply_text"] == "The tool says: Ask what you can do for your country."
+    asked = worker.fake.requests[0]["messages"][-1]
+    assert asked["role"] == "user" and "country" in asked["content"].lower()
 
 
 async def test_calls_are_stored_with_the_reply_and_read_next_turn(worker: Worker) -> None:
