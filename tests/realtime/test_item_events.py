@@ -183,3 +183,21 @@ async def test_a_response_cancelled_before_its_item_leaves_no_unknown_previous_i
     # the spoken words waited, and the next response answered them with the typed ones
     said = next(e for e in seen if e.type.endswith("transcription.completed")).transcript
     assert venice.requests[-1]["messages"][-1]["content"] == f"{said} Hm?"
+
+
+async def test_retrieve_and_delete_under_the_beta_names(worker: Worker, venice: Any) -> None:
+    async with worker.sdk().beta.realtime.connect(model="gpt-4o-realtime-preview") as connection:
+        await recv(connection)
+        typed: Any = TYPED
+        await connection.conversation.item.create(item=typed)
+        created = await until(connection, of_type("conversation.item.created"))
+        await connection.conversation.item.retrieve(item_id=created.item.id)
+        retrieved = await until(connection, of_type("conversation.item.retrieved"))
+        assert retrieved.item.id == created.item.id and retrieved.item.role == "user"
+        assert retrieved.item.content[0].text == "Hm?"
+        await connection.conversation.item.delete(item_id=created.item.id)
+        deleted = await until(connection, of_type("conversation.item.deleted"))
+        assert deleted.item_id == created.item.id
+        await connection.response.cancel()
+        refused = await until(connection, of_type("error"))
+        assert refused.error.message == CANCEL_FAILED
