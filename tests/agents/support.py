@@ -1,15 +1,16 @@
-"""What the framework tests share: speech as a microphone sends it (20 ms frames on
-the wall clock: a client's `response.cancel` on speech comes long before the speech
-ends, as it does in a call), silence, hearing a reply back (the worker's own
+"""What the framework tests share: a microphone that is on (20 ms frames on the wall
+clock, silence between what it says: a client's `response.cancel` on speech comes long
+before the speech ends, as in a call), silence, hearing a reply back (the worker's own
 /v1/audio/transcriptions, through the official SDK) to compare words, and waiting for
 what a framework's callbacks collect."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 from openai import AsyncOpenAI
 
@@ -22,12 +23,40 @@ def frames(pcm: bytes, size: int = FRAME) -> Iterator[bytes]:
         yield pcm[i : i + size]
 
 
-async def microphone(pcm: bytes) -> AsyncIterator[bytes]:
-    """`pcm` in 20 ms frames on the wall clock, as a microphone sends it."""
-    start = time.monotonic()
-    for i, frame in enumerate(frames(pcm)):
-        await asyncio.sleep(max(0.0, start + i * 0.02 - time.monotonic()))
-        yield frame
+class Microphone:
+    """A microphone that is on, as in a call: 20 ms frames on the wall clock, silence but
+    for what it is told to `say` (a turn detector waiting for more audio gets it)."""
+
+    def __init__(self, send: Callable[[bytes], Awaitable[None]]) -> None:
+        self.send = send
+        self.queue = bytearray()
+        self.said = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Microphone:
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def say(self, pcm: bytes) -> None:
+        """Speak `pcm` (after what is still being said); back once it has gone out."""
+        self.queue += pcm
+        self.said.clear()
+        await self.said.wait()
+
+    async def _run(self) -> None:
+        start = time.monotonic()
+        for i in itertools.count(1):
+            frame = bytes(self.queue[:FRAME]).ljust(FRAME, b"\0")
+            del self.queue[:FRAME]
+            await self.send(frame)
+            if not self.queue:
+                self.said.set()
+            await asyncio.sleep(max(0.0, start + i * 0.02 - time.monotonic()))
 
 
 def silence(seconds: float) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ from livekit.agents import llm
 from livekit.plugins import openai
 
 from tests.agents.conftest import Stack
-from tests.agents.support import RATE, heard, microphone, seconds, silence, until, words
+from tests.agents.support import RATE, Microphone, heard, seconds, until, words
 
 QUESTION = "What time is it in Tokyo right now?"
 CANCEL_FAILED = "Cancellation failed: no active response found"
@@ -50,9 +51,13 @@ async def play(event: Any, generation: Generation) -> None:
     generation.done.set()
 
 
-async def push(session: Any, pcm: bytes) -> None:
-    async for chunk in microphone(pcm):
+def pushing(session: Any) -> Callable[[bytes], Awaitable[None]]:
+    """The microphone's frames into the session, as AgentActivity pushes them."""
+
+    async def push(chunk: bytes) -> None:
         session.push_audio(rtc.AudioFrame(chunk, RATE, 1, len(chunk) // 2))
+
+    return push
 
 
 async def test_a_conversation_with_a_barge_in(
@@ -82,35 +87,36 @@ async def test_a_conversation_with_a_barge_in(
     try:
         await session.update_instructions("Be brief.")
         await session.update_chat_ctx(llm.ChatContext.empty())
-        # a spoken turn
-        await push(session, stack.pcm("question") + silence(1.5))
-        await until(lambda: len(of("response.done")) == 1)
-        await asyncio.wait_for(generations[0].done.wait(), 10)
-        first = generations[0]
-        assert first.text == "Hello from Venice." and seconds(bytes(first.audio)) > 0.5
-        assert words(await heard(stack.worker, bytes(first.audio))) == words(first.text)
-        # a long reply, spoken over after a second of it
-        stack.scenario("long")
-        await push(session, stack.pcm("question") + silence(1.5))
-        await until(lambda: len(generations) == 2 and len(generations[1].audio) > RATE * 2)
-        stack.scenario("plain")
-        await push(session, stack.pcm("jfk")[: RATE * 2 * 3] + silence(1.5))
-        await until(lambda: len(of("response.done")) >= 2)
-        await asyncio.wait_for(generations[1].done.wait(), 10)
-        interrupted = generations[1]
-        session.truncate(  # the player had played half a second of it
-            message_id=interrupted.message_id,
-            modalities=["audio", "text"],
-            audio_end_ms=500,
-            audio_transcript=interrupted.text,
-        )
-        await until(lambda: len(of("conversation.item.truncated")) == 1)
-        await until(lambda: len(of("response.done")) == 3, timeout=90)
-        await asyncio.wait_for(generations[2].done.wait(), 10)
-        # the last reply was never played: LiveKit deletes it
-        last = generations[2]
-        session.truncate(message_id=last.message_id, modalities=["audio"], audio_end_ms=0)
-        await until(lambda: len(of("conversation.item.deleted")) == 1)
+        async with Microphone(pushing(session)) as microphone:
+            # a spoken turn
+            await microphone.say(stack.pcm("question"))
+            await until(lambda: len(of("response.done")) == 1)
+            await asyncio.wait_for(generations[0].done.wait(), 10)
+            first = generations[0]
+            assert first.text == "Hello from Venice." and seconds(bytes(first.audio)) > 0.5
+            assert words(await heard(stack.worker, bytes(first.audio))) == words(first.text)
+            # a long reply, spoken over after a second of it
+            stack.scenario("long")
+            await microphone.say(stack.pcm("question"))
+            await until(lambda: len(generations) == 2 and len(generations[1].audio) > RATE * 2)
+            stack.scenario("plain")
+            await microphone.say(stack.pcm("jfk")[: RATE * 2 * 3])
+            await until(lambda: len(of("response.done")) >= 2)
+            await asyncio.wait_for(generations[1].done.wait(), 10)
+            interrupted = generations[1]
+            session.truncate(  # the player had played half a second of it
+                message_id=interrupted.message_id,
+                modalities=["audio", "text"],
+                audio_end_ms=500,
+                audio_transcript=interrupted.text,
+            )
+            await until(lambda: len(of("conversation.item.truncated")) == 1)
+            await until(lambda: len(of("response.done")) == 3, timeout=90)
+            await asyncio.wait_for(generations[2].done.wait(), 10)
+            # the last reply was never played: LiveKit deletes it
+            last = generations[2]
+            session.truncate(message_id=last.message_id, modalities=["audio"], audio_end_ms=0)
+            await until(lambda: len(of("conversation.item.deleted")) == 1)
         remote = [item.id for item in session.chat_ctx.items]
     finally:
         for task in tasks:

@@ -12,7 +12,7 @@ from typing import Any
 from agents.realtime import RealtimeAgent, RealtimeRunner
 
 from tests.agents.conftest import Stack
-from tests.agents.support import RATE, heard, microphone, silence, until, words
+from tests.agents.support import RATE, Microphone, heard, seconds, until, words
 
 QUESTION = "What time is it in Tokyo right now?"
 
@@ -51,33 +51,29 @@ class Events:
             raise AssertionError("the session ended")
 
 
-async def speak(session: Any, pcm: bytes) -> None:
-    async for frame in microphone(pcm):
-        await session.send_audio(frame)
-
-
 async def test_a_conversation_with_a_barge_in(stack: Stack) -> None:
     stack.scenario("plain")
     runner = RealtimeRunner(RealtimeAgent(name="Assistant", instructions="Be brief."))
     url = f"{stack.realtime_url}?model=gpt-realtime"
     session = await runner.run(model_config={"url": url, "api_key": "not-needed"})
-    async with session:
+    async with session, Microphone(session.send_audio) as microphone:
         events = Events(session)
         # a spoken turn, answered
-        await speak(session, stack.pcm("question") + silence(1.5))
+        await microphone.say(stack.pcm("question"))
         await events.until(lambda: len(events.raw_of("response.done")) == 1)
         first = events.raw_of("response.done")[0]["response"]
         assert first["status"] == "completed"
         reply = events.audio()
         assert len(reply) / (RATE * 2) > 0.5
         assert words(await heard(stack.worker, reply)) == words("Hello from Venice.")
+        await asyncio.sleep(seconds(reply))  # the user hears it out (the SDK's playback clock)
         # a long reply, and the user speaks over it
         stack.scenario("long")
-        await speak(session, stack.pcm("question") + silence(1.5))
+        await microphone.say(stack.pcm("question"))
         mark = len(events.seen)
         await events.until(lambda: len(events.audio(mark)) > RATE * 2)  # a second of it
         stack.scenario("plain")  # what the turn after the barge-in gets
-        await speak(session, stack.pcm("jfk")[: RATE * 2 * 3] + silence(1.5))
+        await microphone.say(stack.pcm("jfk")[: RATE * 2 * 3])
         await events.until(lambda: len(events.raw_of("response.done")) >= 3, timeout=90)
         await events.until(lambda: len(events.raw_of("conversation.item.retrieved")) >= 2)
         events.task.cancel()

@@ -19,7 +19,7 @@ from pipecat.services.openai.realtime.llm import OpenAIRealtimeLLMService
 from pipecat.workers.runner import WorkerRunner
 
 from tests.agents.conftest import Stack
-from tests.agents.support import RATE, heard, microphone, seconds, silence, until, words
+from tests.agents.support import RATE, Microphone, heard, seconds, until, words
 
 QUESTION = "What time is it in Tokyo right now?"
 
@@ -62,11 +62,8 @@ async def test_a_conversation_with_a_barge_in(stack: Stack) -> None:
         if item is not None:
             items[item_id] = item
 
-    async def speak(pcm: bytes) -> None:
-        async for chunk in microphone(pcm):
-            await worker.queue_frame(
-                InputAudioRawFrame(audio=chunk, sample_rate=RATE, num_channels=1)
-            )
+    async def send(chunk: bytes) -> None:
+        await worker.queue_frame(InputAudioRawFrame(audio=chunk, sample_rate=RATE, num_channels=1))
 
     def replies() -> list[Any]:
         return [i for i in items.values() if i.role == "assistant" and i.status != "in_progress"]
@@ -76,18 +73,20 @@ async def test_a_conversation_with_a_barge_in(stack: Stack) -> None:
     running = asyncio.create_task(runner.run())
     try:
         await until(lambda: llm._api_session_ready)
-        await speak(stack.pcm("question") + silence(1.5))
-        await until(lambda: len(replies()) == 1)
-        first = bytes(speaker.audio)
-        assert seconds(first) > 0.5
-        assert words(await heard(stack.worker, first)) == words("Hello from Venice.")
-        stack.scenario("long")
-        mark = len(speaker.audio)
-        await speak(stack.pcm("question") + silence(1.5))
-        await until(lambda: len(speaker.audio) - mark > RATE * 2)  # a second of the reply
-        stack.scenario("plain")
-        await speak(stack.pcm("jfk")[: RATE * 2 * 3] + silence(1.5))
-        await until(lambda: len(replies()) == 3, timeout=90)
+        async with Microphone(send) as microphone:
+            await microphone.say(stack.pcm("question"))
+            await until(lambda: len(replies()) == 1)
+            first = bytes(speaker.audio)
+            assert seconds(first) > 0.5
+            assert words(await heard(stack.worker, first)) == words("Hello from Venice.")
+            await asyncio.sleep(seconds(first))  # the user hears it out (pipecat's clock)
+            stack.scenario("long")
+            mark = len(speaker.audio)
+            await microphone.say(stack.pcm("question"))
+            await until(lambda: len(speaker.audio) - mark > RATE * 2)  # a second of the reply
+            stack.scenario("plain")
+            await microphone.say(stack.pcm("jfk")[: RATE * 2 * 3])
+            await until(lambda: len(replies()) == 3, timeout=90)
         await worker.queue_frame(EndFrame())
         await asyncio.wait_for(running, 30)
     finally:
