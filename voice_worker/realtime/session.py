@@ -6,7 +6,9 @@ its items and the response in progress).
 the state, puts events in the outbox and returns quickly: transcriptions and responses
 run as tasks, so `response.cancel` or speech over a reply is handled while they run.
 Domain errors raised here become `error` events with the client's `event_id`
-(realtime/errors.py) and the connection goes on.
+(realtime/errors.py) and the connection goes on. `conversation.item.retrieve` and
+`.delete` work on the conversation's items (realtime/conversation.py says what a
+deletion does to the stored history).
 
 With server VAD a turn is committed when the silence window runs out, and speech over
 a response cancels it (`interrupt_response`); the commit uses the early transcript when
