@@ -10,11 +10,8 @@ With server VAD the buffer keeps only the prefix padding until speech starts
 (`SpeechBegan`, with the audio_start_ms the protocol reports); when the silence window
 runs out, the speech becomes an utterance (`TurnEnded`: its audio, up to the end of
 the window). When the user falls silent, the speech so far is transcribed at once
-(`transcribe_early`), with `EARLY_TAIL_MS` of the silence after it (a soft ending, the
-"s" of "Americans", is quieter than the edge the VAD finds; so it starts once that much
-of the silence is there); the transcript is dropped as soon as the user speaks again
-or the buffer changes, so one still there when the utterance is committed heard all of
-it. A silence window shorter than the tail leaves the commit to transcribe it all."""
+(`transcribe_early`); the transcript is dropped as soon as the user speaks again or
+the buffer changes, so one still there when the utterance is committed heard all of it."""
 
 from __future__ import annotations
 
@@ -40,9 +37,6 @@ from voice_worker.realtime.vad import (
 )
 
 Transcribe = Callable[[bytes], "asyncio.Task[Heard]"]
-#: how far past the silence's start (where loudness fell under a tenth of the speech's)
-#: the early transcript hears: soft endings fall under that edge
-EARLY_TAIL_MS = 256
 
 
 @dataclass(frozen=True)
@@ -90,7 +84,6 @@ class InputAudio:
         self.dropped = 0  # bytes appended before buffer[0]
         self.speech_item: str | None = None  # the speech in progress (server VAD)
         self.early: Early | None = None
-        self.early_wanted: int | None = None  # the end (bytes) of one waiting for its tail
         self.detector = TurnDetector(model, vad or VadConfig(), settings.early_transcription_ms)
         self.downsampler = Downsampler()
 
@@ -121,8 +114,6 @@ class InputAudio:
         else:
             found = self.detector.feed(samples)
         events = [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
-        if self.early_wanted is not None and len(self.buffer) >= self.early_wanted:
-            self._start_early(self.early_wanted)
         if self.vad is not None and self.speech_item is None:
             # while nobody speaks, keep only what the prefix padding may need
             extra = len(self.buffer) - (self.vad.prefix_padding_ms + FRAME_MS) * BYTES_PER_MS
@@ -141,8 +132,7 @@ class InputAudio:
             self.speech_item = new_id("item")
             return SpeechBegan(self.speech_item, start)
         if isinstance(found, SilenceBegan):
-            self._discard_early()
-            self.early_wanted = (found.at_ms + EARLY_TAIL_MS) * BYTES_PER_MS - self.dropped
+            self._start_early(self._offset(found.at_ms))
         elif isinstance(found, SpeechResumed):
             self._discard_early()
         elif isinstance(found, SpeechStopped) and vad is not None and self.speech_item:
@@ -179,17 +169,16 @@ class InputAudio:
         return Utterance(item_id, audio, early.task if early is not None and reuse else None)
 
     def _start_early(self, end: int) -> None:
-        self._discard_early()
         if self.settings.early_transcription_ms < 0:
             return
         if end < self.settings.min_commit_ms * BYTES_PER_MS:
             return
+        self._discard_early()
         task = self.transcribe_early(wav(bytes(self.buffer[:end])))
         task.add_done_callback(_quiet)
         self.early = Early(end, task)
 
     def _discard_early(self) -> None:
-        self.early_wanted = None
         if self.early is not None:
             self.early.task.cancel()
             self.early = None
