@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev install-qwen browser bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen install-agents browser bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -64,11 +64,29 @@ $(QVENV)/.stamp-qwen: pyproject.toml | $(QBIN)/python
 	$(QBIN)/pip install -q --no-deps $(QWEN_TTS)
 	@touch $@
 
+# The agent frameworks' realtime clients (pipecat, LiveKit Agents, openai-agents) live in
+# their own venv: their pins (websockets 16, ...) clash with ours. It holds only the
+# clients and pytest; their tests (tests/agents) run the engine with .venv's python.
+AVENV  ?= .venv-agents
+ABIN   := $(AVENV)/bin
+AGENTS := 'pipecat-ai[openai]==1.14.0' livekit-agents==1.8.9 livekit-plugins-openai==1.8.9 \
+	openai-agents==0.24.0 pytest==9.2.0 pytest-asyncio==1.5.0 pytest-timeout==2.4.0
+
+$(ABIN)/python:
+	$(PYTHON) -m venv $(AVENV)
+	$(ABIN)/pip install -q --upgrade pip
+
+$(AVENV)/.stamp-agents: Makefile | $(ABIN)/python
+	$(ABIN)/pip install -q $(AGENTS)
+	@touch $@
+
 install: $(VENV)/.stamp-install $(VENV)/.stamp-llama  ## create .venv and install the engine (embedded defaults)
 
 install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama  ## install the engine plus test, lint and benchmark tools
 
 install-qwen: $(QVENV)/.stamp-qwen  ## the Qwen3-TTS extra (torch) in .venv-qwen, for its tests and GPU use
+
+install-agents: $(AVENV)/.stamp-agents  ## pipecat, LiveKit Agents and openai-agents in .venv-agents, for their tests
 
 # The console's browser test drives Debian's chromium through Playwright (the system
 # binary: Playwright downloads no browser). Installed once, with apt, when missing.
@@ -95,9 +113,10 @@ lint: install-dev  ## ruff, mypy and the import rules (lint-imports)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: install-dev install-qwen browser lint  ## install what the tests need, lint, and run every test
+test: install-dev install-qwen install-agents browser lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(QBIN)/pytest -q -p no:cacheprovider tests/qwen3
+	VOICE_MAIN_PYTHON=$(abspath $(PY)) $(ABIN)/pytest -q -p no:cacheprovider --confcutdir=tests/agents tests/agents
 
 bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
 	$(PY) -m bench
@@ -106,4 +125,4 @@ bench-qwen: install-qwen  ## Qwen3-TTS on a GPU (random weights, 0.6B and 1.7B):
 	$(QBIN)/python -m bench.qwen3_gpu
 
 clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) $(QVENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(QVENV) $(AVENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -101,7 +101,12 @@ MISTAKES: list[tuple[str | bytes, str, str | None, str]] = [
         "audio/pcm",
     ),
     (update({"type": "transcription"}, "e9"), "invalid_value", "session.type", "realtime"),
-    (event("response.cancel", "e10"), "response_cancel_not_active", None, "no response"),
+    (
+        event("response.cancel", "e10"),
+        "response_cancel_not_active",
+        None,
+        "Cancellation failed: no active response found",
+    ),
     (
         event("conversation.item.create", "e11", item=ASSISTANT),
         "unsupported_value",
@@ -114,7 +119,13 @@ MISTAKES: list[tuple[str | bytes, str, str | None, str]] = [
         "item_id",
         "'x'",
     ),
-    (event("conversation.item.delete", "e13", item_id="x"), "unsupported_event", "type", "not"),
+    (
+        event("conversation.item.delete", "e13", item_id="x"),
+        "item_delete_invalid_item_id",
+        "item_id",
+        "Error deleting item: the item with id 'x' does not exist.",
+    ),
+    (event("output_audio_buffer.clear", "e14"), "unsupported_event", "type", "not"),
 ]
 
 

@@ -1,19 +1,35 @@
-"""The protocol's conversation in one connection: its items in order (`follow`: each
-new item comes after `last_item`), the user items waiting for an answer, the response
-in progress, and the assistant items the client may truncate.
+"""The protocol's conversation in one connection: its items in order (`items`, as the
+client was told of them: what `conversation.item.retrieve` answers and `.delete`
+removes; each new item follows the last one added), the user items waiting for an
+answer, the response in progress, and the assistant items the client may truncate.
 
 The user items wait for a response (automatic after a VAD turn when `create_response`,
 else `response.create`), which answers them all as one turn. What an ended response
 left (realtime/response.py: its reply, the user items it did not answer, first in
 line again) is taken in before the conversation is next read (`_settle`). A
 transcription session's conversation has no `context`: it neither takes typed items
-nor responds."""
+nor responds.
+
+Deleting an item (`conversation.item.delete`) and the stored history: the store keeps
+a turn whole (its user and assistant messages), so what a deletion changes is what
+has not been answered yet or what the user did not hear. A user item still waiting
+for a response is dropped (its transcription stops, no response answers it, nothing is
+stored). An assistant item's stored reply is cut to nothing heard, as truncating it
+at 0 ms does (LiveKit deletes the item it would truncate there): the model reads
+next that it said nothing. The response that is writing the item is cancelled first.
+A user item already answered (or being answered) leaves the connection's items but
+stays in the stored history, with the reply to it."""
 
 from __future__ import annotations
 
 import asyncio
 
-from openai.types.realtime import ConversationItemCreateEvent, ConversationItemTruncateEvent
+from openai.types.realtime import (
+    ConversationItemCreateEvent,
+    ConversationItemDeletedEvent,
+    ConversationItemTruncateEvent,
+)
+from openai.types.realtime.realtime_server_event import ConversationItemRetrieved
 from pydantic import BaseModel
 
 from voice_worker.errors import InvalidRequest
@@ -21,7 +37,7 @@ from voice_worker.ratelimit.meter import spend_request
 from voice_worker.realtime import events as ev
 from voice_worker.realtime import truncation
 from voice_worker.realtime.ids import new_id
-from voice_worker.realtime.items import Reply, UserItem, typed_text
+from voice_worker.realtime.items import ItemList, Reply, UserItem, typed_text
 from voice_worker.realtime.response import ResponseContext, ResponseRun
 from voice_worker.realtime.response_request import ResponseRequest
 
@@ -29,16 +45,11 @@ from voice_worker.realtime.response_request import ResponseRequest
 class Conversation:
     def __init__(self, context: ResponseContext | None) -> None:
         self.context = context  # what responses need (None: a transcription session)
+        self.items = ItemList()
         self.pending: list[UserItem] = []
-        self.last_item: str | None = None
         self.response: ResponseRun | None = None
         self.settled: ResponseRun | None = None  # the last response taken in
         self.replies: dict[str, Reply] = {}
-
-    def follow(self, item_id: str) -> str | None:
-        """`item_id` is the conversation's last item now: the one before it."""
-        previous, self.last_item = self.last_item, item_id
-        return previous
 
     # user items -------------------------------------------------------------------
     def add_typed(self, event: ConversationItemCreateEvent) -> None:
@@ -49,8 +60,8 @@ class Conversation:
             )
         text = self.context.engine.check_text(typed_text(event.item), param="item.content")
         item_id = event.item.id or new_id("item")
-        previous = self.follow(item_id)
         added = ev.user_item(item_id, text=text)
+        previous = self.items.add(added)
         self.context.outbox.put(ev.item_added(added, previous))
         self.context.outbox.put(ev.item_done(added, previous))
         self.pending.append(UserItem(item_id, text=text))
@@ -58,6 +69,43 @@ class Conversation:
     def forget(self, item_id: str) -> None:
         """A transcription session's item, transcribed: nothing will answer it."""
         self.pending = [i for i in self.pending if i.id != item_id]
+
+    # any item -------------------------------------------------------------------------
+    def retrieve(self, item_id: str) -> BaseModel:
+        """`conversation.item.retrieve`: the item as it is now."""
+        self._settle()
+        item = self.items.get(item_id)
+        if item is None:
+            raise InvalidRequest(
+                f"Error retrieving item: the item with id '{item_id}' does not exist.",
+                param="item_id",
+                code="item_retrieve_invalid_item_id",
+            )
+        return ev.event(ConversationItemRetrieved, item=item)
+
+    async def delete(self, item_id: str) -> BaseModel:
+        """`conversation.item.delete` (what it does to the stored history: above)."""
+        if self.items.get(item_id) is None:
+            raise InvalidRequest(
+                f"Error deleting item: the item with id '{item_id}' does not exist.",
+                param="item_id",
+                code="item_delete_invalid_item_id",
+            )
+        running = self.response
+        if running is not None and running.item_id == item_id:
+            await running.cancel("client_cancelled")
+        self._settle()
+        self.items.remove(item_id)
+        waiting = next((item for item in self.pending if item.id == item_id), None)
+        if waiting is not None:
+            self.pending.remove(waiting)
+            if waiting.heard is not None:
+                waiting.heard.cancel()
+        reply = self.replies.pop(item_id, None)
+        if reply is not None and reply.message_id is not None and self.context is not None:
+            engine, record = self.context.engine, self.context.record
+            await engine.truncate_reply(record.id, reply.message_id, "", 0.0)
+        return ev.event(ConversationItemDeletedEvent, item_id=item_id)
 
     # assistant items ------------------------------------------------------------------
     async def truncate(self, event: ConversationItemTruncateEvent) -> BaseModel:
@@ -71,6 +119,9 @@ class Conversation:
         if cut.message_id is not None and self.context is not None:
             engine, record = self.context.engine, self.context.record
             await engine.truncate_reply(record.id, cut.message_id, cut.heard, cut.seconds)
+        item = self.items.get(event.item_id)
+        if item is not None and item.status is not None and item.status != "in_progress":
+            self.items.update(ev.assistant_item(event.item_id, item.status, cut.heard))
         return truncation.truncated(event)
 
     # responses --------------------------------------------------------------------
@@ -91,8 +142,7 @@ class Conversation:
         await spend_request("turns")  # the caller's budget: a response is a turn
         self._settle()
         items, self.pending = self.pending, []
-        run = ResponseRun(self.context, request, items=items, previous_item=self.last_item)
-        self.follow(run.item_id)
+        run = ResponseRun(self.context, request, items=items, item_list=self.items)
         self.response = run
         run.start()
 
@@ -105,15 +155,9 @@ class Conversation:
         """`response.cancel` (of the response `wanted`, or of the one in progress)."""
         running = self.response
         if running is None or (wanted and wanted != running.id):
-            raise InvalidRequest(
-                "there is no response in progress to cancel",
-                param="response_id" if wanted else None,
-                code="response_cancel_not_active",
-            )
+            raise cancel_not_active()
         if not await running.cancel("client_cancelled"):
-            raise InvalidRequest(
-                "the response had already ended", code="response_cancel_not_active"
-            )
+            raise cancel_not_active()  # it had ended (or stored itself) already
 
     def _settle(self) -> None:
         """Take in what the last response left, once it has ended."""
@@ -121,9 +165,10 @@ class Conversation:
         if run is None or run.outcome is None or run is self.settled:
             return
         self.settled, outcome = run, run.outcome
-        if outcome.reply is not None:
+        if outcome.reply is not None and self.items.get(outcome.reply.item_id) is not None:
             self.replies[outcome.reply.item_id] = outcome.reply
-        self.pending[:0] = outcome.unanswered
+        # the unanswered wait again, but for those the client deleted meanwhile
+        self.pending[:0] = [i for i in outcome.unanswered if self.items.get(i.id) is not None]
 
     async def close(self) -> None:
         """The connection ended: a response in progress stops and stores nothing, and
@@ -135,3 +180,12 @@ class Conversation:
         for item in self.pending:
             if item.heard is not None:
                 item.heard.cancel()
+
+
+def cancel_not_active() -> InvalidRequest:
+    """OpenAI's refusal of a `response.cancel` with no response to cancel, word for word:
+    clients tell the race (the server cancelled or finished it first) by this text
+    (LiveKit by its beginning) or code."""
+    return InvalidRequest(
+        "Cancellation failed: no active response found", code="response_cancel_not_active"
+    )

@@ -1,5 +1,8 @@
-"""The conversation's items as a connection keeps them: the user messages waiting for a
-response (`UserItem`: typed text, or audio being transcribed) and the assistant items
+"""The conversation's items as a connection keeps them: every item the client was told
+of, in order and in OpenAI's shape (`ItemList`: what `conversation.item.retrieve`
+answers, what `.delete` removes, and the item a new one follows, so a
+`previous_item_id` always names an item that was added); the user messages waiting for
+a response (`UserItem`: typed text, or audio being transcribed) and the assistant items
 the client may truncate (`Reply`); what `conversation.item.create` may add (a user
 message of input_text parts: `typed_text`); and what a response answers (`user_words`:
 the waiting items' words as one turn)."""
@@ -10,12 +13,54 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from openai.types.realtime import ConversationItem, RealtimeConversationItemUserMessage
+from openai.types.realtime import (
+    ConversationItem,
+    RealtimeConversationItemAssistantMessage,
+    RealtimeConversationItemUserMessage,
+)
 
 from voice_worker.conversation.heard import SpokenReply
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest
 from voice_worker.stt.base import Transcript
+
+Item = RealtimeConversationItemUserMessage | RealtimeConversationItemAssistantMessage
+#: the items a connection remembers; past it the oldest are forgotten (not retrievable)
+MAX_ITEMS = 1000
+
+
+class ItemList:
+    """The items the client was told of (`conversation.item.added`), in order, as they
+    are now (a user item gets its transcript, an assistant item its end)."""
+
+    def __init__(self, limit: int = MAX_ITEMS) -> None:
+        self.limit = limit
+        self._items: dict[str, Item] = {}
+
+    def add(self, item: Item) -> str | None:
+        """`item` is the last item now; the id of the one before it (None: the first)."""
+        assert item.id is not None
+        previous = self.last
+        self._items.pop(item.id, None)
+        self._items[item.id] = item
+        while len(self._items) > self.limit:
+            del self._items[next(iter(self._items))]
+        return previous
+
+    def update(self, item: Item) -> None:
+        """The item as it is now, in its place (nothing if it was deleted)."""
+        if item.id in self._items:
+            self._items[item.id] = item
+
+    def get(self, item_id: str) -> Item | None:
+        return self._items.get(item_id)
+
+    def remove(self, item_id: str) -> bool:
+        return self._items.pop(item_id, None) is not None
+
+    @property
+    def last(self) -> str | None:
+        return next(reversed(self._items), None)
 
 
 @dataclass

@@ -31,9 +31,7 @@ def _by_type(union: Any) -> dict[str, type[BaseModel]]:
 GA_EVENTS = _by_type(RealtimeClientEvent)
 BETA_EVENTS = _by_type(BetaClientEvent)
 #: events the SDK knows that this server does not do (it answers each with an error)
-UNSUPPORTED = frozenset(
-    {"conversation.item.delete", "conversation.item.retrieve", "output_audio_buffer.clear"}
-)
+UNSUPPORTED = frozenset({"output_audio_buffer.clear"})
 
 
 @dataclass(frozen=True)

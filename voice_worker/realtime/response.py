@@ -2,7 +2,10 @@
 the `VoiceChatEngine`, whose events go out as the protocol's, until it is done, fails
 or is cancelled.
 
-In order: `response.created`; once the turn has begun, `response.output_item.added`,
+In order: `response.created` (put out when the run starts, so every `response.done`
+has one before it, even when a cancel comes before the task's first step); once the
+turn has begun, the assistant item is added to the conversation's items (realtime/
+items.py, after the item that is last then), and `response.output_item.added`,
 `conversation.item.added` (the assistant message) and `response.content_part.added`
 (realtime/output.py); then `response.output_audio_transcript.delta` (ReplyDelta) and
 `response.output_audio.delta` (AudioDelta, pcm16 24 kHz, at most `MAX_DELTA_SECONDS`
@@ -26,7 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from openai.types.realtime import ResponseCreatedEvent, ResponseDoneEvent
@@ -42,7 +45,7 @@ from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
 from voice_worker.realtime.audio import BYTES_PER_MS, RATE, voiced_span
 from voice_worker.realtime.ids import new_id
-from voice_worker.realtime.items import Reply, UserItem, user_words
+from voice_worker.realtime.items import ItemList, Reply, UserItem, user_words
 from voice_worker.realtime.outbox import AudioMark, Outbox
 from voice_worker.realtime.output import Output
 from voice_worker.realtime.response_request import ResponseRequest
@@ -80,13 +83,13 @@ class ResponseRun:
         request: ResponseRequest,
         *,
         items: Sequence[UserItem],
-        previous_item: str | None,
+        item_list: ItemList,
     ) -> None:
         self.context, self.outbox = context, context.outbox
         self.options, self.metadata = request.options, request.metadata
-        self.items = tuple(items)
+        self.items, self.item_list = tuple(items), item_list
         self.id, self.item_id = new_id("resp"), new_id("item")
-        self.output = Output(self.id, self.item_id, previous_item)
+        self.output = Output(self.id, self.item_id, None)  # its previous item once added
         self.voice = self.options.voice or context.record.settings.voice or "default"
         self.spoken = SpokenReply()
         self.turn: Turn | None = None
@@ -107,6 +110,7 @@ class ResponseRun:
 
     # running --------------------------------------------------------------------
     def start(self) -> None:
+        self.outbox.put(ev.event(ResponseCreatedEvent, response=self._object("in_progress")))
         self.task = asyncio.create_task(self._run())
 
     @property
@@ -114,10 +118,11 @@ class ResponseRun:
         return self.task is not None and not self.finished
 
     async def _run(self) -> ResponseOutcome:
-        self.outbox.put(ev.event(ResponseCreatedEvent, response=self._object("in_progress")))
         failure: VoiceError | None = None
         try:
             turn = await self._begin()
+            previous = self.item_list.add(ev.assistant_item(self.item_id, "in_progress"))
+            self.output = replace(self.output, previous_item=previous)
             for opened in self.output.opened():
                 self.outbox.put(opened)
             self.item_started = True
@@ -200,6 +205,7 @@ class ResponseRun:
             )
             for done in closing:
                 self.outbox.put(done)
+            self.item_list.update(item)
             reply = Reply(self.item_id, self.spoken, message_id)
             output.append(item)
         usage = self.result.usage if self.result is not None else None

@@ -6,7 +6,9 @@ its items and the response in progress).
 the state, puts events in the outbox and returns quickly: transcriptions and responses
 run as tasks, so `response.cancel` or speech over a reply is handled while they run.
 Domain errors raised here become `error` events with the client's `event_id`
-(realtime/errors.py) and the connection goes on.
+(realtime/errors.py) and the connection goes on. `conversation.item.retrieve` and
+`.delete` work on the conversation's items (realtime/conversation.py says what a
+deletion does to the stored history).
 
 With server VAD a turn is committed when the silence window runs out, and speech over
 a response cancels it (`interrupt_response`); the commit uses the early transcript when
@@ -24,6 +26,8 @@ from typing import Any
 
 from openai.types.realtime import (
     ConversationItemCreateEvent,
+    ConversationItemDeleteEvent,
+    ConversationItemRetrieveEvent,
     ConversationItemTruncateEvent,
     InputAudioBufferAppendEvent,
     InputAudioBufferClearedEvent,
@@ -115,6 +119,10 @@ class RealtimeSession:
                 self.conversation.add_typed(event)
             case ConversationItemTruncateEvent():
                 self.outbox.put(await self.conversation.truncate(event))
+            case ConversationItemRetrieveEvent():
+                self.outbox.put(self.conversation.retrieve(event.item_id))
+            case ConversationItemDeleteEvent():
+                self.outbox.put(await self.conversation.delete(event.item_id))
             case ResponseCreateEvent():
                 request = response_request(self.config, event.response)
                 await self.conversation.respond(request)
@@ -154,11 +162,12 @@ class RealtimeSession:
     def _committed(self, utterance: Utterance) -> None:
         """An utterance becomes a user item; its transcription starts (or goes on)."""
         item_id = utterance.item_id
-        previous = self.conversation.follow(item_id)
+        added = ev.user_item(item_id)
+        previous = self.conversation.items.add(added)
         self.outbox.put(
             ev.event(InputAudioBufferCommittedEvent, item_id=item_id, previous_item_id=previous)
         )
-        self.outbox.put(ev.item_added(ev.user_item(item_id), previous))
+        self.outbox.put(ev.item_added(added, previous))
         task = asyncio.create_task(self._transcription(item_id, previous, utterance))
         self.conversation.pending.append(UserItem(item_id, heard=task))
 
@@ -180,7 +189,9 @@ class RealtimeSession:
                 if segment.text.strip():
                     self.outbox.put(ev.transcription_delta(item_id, segment.text))
         self.outbox.put(ev.transcription_completed(item_id, text, heard.transcript.duration))
-        self.outbox.put(ev.item_done(ev.user_item(item_id, transcript=text), previous))
+        done = ev.user_item(item_id, transcript=text)
+        self.conversation.items.update(done)
+        self.outbox.put(ev.item_done(done, previous))
         if self.config.kind == "transcription":
             self.conversation.forget(item_id)
         return heard if text else None
