@@ -5,6 +5,8 @@ their own) on all 256 codes, and the round trip."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import av
 import numpy as np
 import pytest
@@ -87,7 +89,7 @@ def test_the_encoder_is_symmetric_in_ones_complement(law: g711.Law) -> None:
 
 @pytest.mark.parametrize(("law", "codec"), [("ulaw", "pcm_mulaw"), ("alaw", "pcm_alaw")])
 def test_the_decoder_agrees_with_ffmpeg_on_every_code(law: g711.Law, codec: str) -> None:
-    context = av.CodecContext.create(codec, "r")
+    context: Any = av.CodecContext.create(codec, "r")
     context.sample_rate, context.layout = 8000, "mono"
     frames = context.decode(av.Packet(EVERY_CODE))
     theirs = np.concatenate([f.to_ndarray().reshape(-1) for f in frames])

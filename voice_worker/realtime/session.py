@@ -46,7 +46,7 @@ from voice_worker.conversation.prompt import persona
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
-from voice_worker.realtime.audio import decode_audio, wav
+from voice_worker.realtime.audio import wav
 from voice_worker.realtime.config import RealtimeConfig, apply_update, session_object
 from voice_worker.realtime.conversation import Conversation
 from voice_worker.realtime.input import InputAudio, SpeechBegan, Utterance
@@ -82,7 +82,9 @@ class RealtimeSession:
         if engine is not None and record is not None:
             context = ResponseContext(engine, record, principal, outbox)
         self.conversation = Conversation(context)
-        self.input = InputAudio(settings, vad_model, config.turn_detection, self._transcribe_early)
+        self.input = InputAudio(
+            settings, vad_model, config.turn_detection, self._transcribe_early, config.input_format
+        )
 
     def session_object(self) -> BaseModel:
         instructions, voice = "", self.config.voice
@@ -103,9 +105,10 @@ class RealtimeSession:
                 self.config = apply_update(self.config, event.session, limit)
                 if self.config.turn_detection != before:
                     self.input.configure(self.config.turn_detection)
+                self.input.set_format(self.config.input_format)
                 self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
             case InputAudioBufferAppendEvent():
-                await self._append(decode_audio(event.audio))
+                await self._append(event.audio)
             case InputAudioBufferCommitEvent():
                 self._committed(self.input.commit())
             case InputAudioBufferClearEvent():
@@ -124,8 +127,8 @@ class RealtimeSession:
                 raise unsupported(event.type)
 
     # the input audio buffer -----------------------------------------------------------
-    async def _append(self, pcm: bytes) -> None:
-        for found in await self.input.append(pcm):
+    async def _append(self, audio: str) -> None:
+        for found in await self.input.append(audio):
             vad = self.config.turn_detection
             if isinstance(found, SpeechBegan):
                 started = ev.event(
