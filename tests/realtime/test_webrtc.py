@@ -1,0 +1,217 @@
+"""The realtime protocol over WebRTC (`POST /v1/realtime/calls`), with an aiortc client
+as a browser would call: its microphone track plays jfk.flac in real time, the events
+go on the data channel `oai-events`, the reply comes back as an Opus track; the
+transcript matches and the reply track's audio says the reply's transcript. A
+malformed offer is a 400 naming the problem; a call that never connects is ended and
+leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import httpx
+import numpy as np
+import pytest
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
+from fastapi import FastAPI
+
+from harness.fake_venice import FakeVenice
+from harness.processes import JFK_TRANSCRIPT, Process, word_error_rate
+from harness.servers import ThreadServer
+from tests.realtime.conftest import Worker, worker_settings
+from tests.realtime.support import jfk_pcm, silence
+from tests.realtime.test_conversation import heard
+from voice_worker.app import create_app
+from voice_worker.realtime.audio import voiced_span
+from voice_worker.realtime.webrtc.call import Call
+from voice_worker.stt.local import LocalWhisperSTT
+
+pytestmark = pytest.mark.slow
+RATE = 48_000
+FRAME = RATE // 50
+
+
+class Microphone(MediaStreamTrack):
+    """pcm16 24 kHz as a microphone would give it: 20 ms frames at 48 kHz, in real time,
+    then silence."""
+
+    kind = "audio"
+
+    def __init__(self, pcm24: bytes) -> None:
+        super().__init__()
+        samples = np.frombuffer(pcm24, "<i2").astype(np.float32)
+        wide = np.interp(np.arange(len(samples) * 2) / 2, np.arange(len(samples)), samples)
+        self.samples = wide.astype("<i2")
+        self.pts = 0
+        self.start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        self.start = self.start or time.monotonic()
+        await asyncio.sleep(max(0.0, self.start + self.pts / RATE - time.monotonic()))
+        chunk = np.zeros(FRAME, "<i2")
+        part = self.samples[self.pts : self.pts + FRAME]
+        chunk[: len(part)] = part
+        frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = RATE, self.pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        self.pts += FRAME
+        return frame
+
+
+async def record(track: MediaStreamTrack, into: bytearray) -> None:
+    """The remote track's audio as pcm16 mono at 24 kHz."""
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=24_000)
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        assert isinstance(frame, av.AudioFrame)
+        for out in resampler.resample(frame):
+            into += out.to_ndarray().astype("<i2").tobytes()
+
+
+@pytest.fixture(scope="module")
+def ear() -> LocalWhisperSTT:
+    return LocalWhisperSTT()
+
+
+@dataclass
+class Callee(Worker):
+    app: FastAPI | None = None
+
+    @property
+    def calls(self) -> dict[str, Call]:
+        assert self.app is not None
+        calls: dict[str, Call] = self.app.state.realtime.calls
+        return calls
+
+
+@pytest.fixture(scope="module")
+def callee(
+    model_server: Process,
+    fake: tuple[FakeVenice, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callee]:
+    """A worker whose calls must connect within 2 s."""
+    venice, venice_url = fake
+    settings = worker_settings(
+        model_server, venice_url, tmp_path_factory.mktemp("webrtc"), webrtc_connect_seconds=2.0
+    )
+    app = create_app(settings)
+    with ThreadServer(app) as server:
+        yield Callee(server.url, venice, app)
+    venice.release.set()
+
+
+async def offer(pc: RTCPeerConnection) -> str:
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc.localDescription.sdp
+
+
+async def test_a_call_over_webrtc(callee: Callee, ear: LocalWhisperSTT) -> None:
+    callee.fake.scenario = "paced"
+    callee.fake.release.set()  # three sentences at once
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channel = pc.createDataChannel("oai-events")
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    channel.on("message", lambda m: events.put_nowait(json.loads(m)))
+    pc.addTrack(Microphone(jfk_pcm() + silence(3.0)))
+    reply = bytearray()
+    tracks: list[asyncio.Task[None]] = []
+    pc.on("track", lambda t: tracks.append(asyncio.create_task(record(t, reply))))
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    session = {
+        "type": "realtime",
+        "audio": {"input": {"turn_detection": {"type": "server_vad", "silence_duration_ms": 1500}}},
+    }
+    async with httpx.AsyncClient(base_url=callee.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls",
+            files={"sdp": (None, await offer(pc)), "session": (None, json.dumps(session))},
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["content-type"].startswith("application/sdp")
+        location = answer.headers["location"]
+        assert location.startswith("/v1/realtime/calls/rtc_")
+        await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        await asyncio.wait_for(opened.wait(), 20)
+        seen: list[dict[str, Any]] = []
+        while not seen or seen[-1]["type"] != "response.done":
+            seen.append(await asyncio.wait_for(events.get(), 90))
+        kinds = [e["type"] for e in seen]
+        assert kinds[:2] == ["session.created", "session.updated"]  # the form's session
+        assert seen[1]["session"]["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 1500
+        assert "response.output_audio.delta" not in kinds  # the audio is on the track
+        said = next(e for e in seen if e["type"].endswith("transcription.completed"))
+        assert word_error_rate(JFK_TRANSCRIPT, said["transcript"]) <= 0.15, said
+        done = seen[-1]["response"]
+        assert done["status"] == "completed"
+        transcript = done["output"][0]["content"][0]["transcript"]
+        await asyncio.sleep(6.0)  # the track plays in real time
+        hung_up = await client.delete(location)
+        assert hung_up.status_code == 204
+        assert (await client.delete(location)).status_code == 404
+    await pc.close()
+    await asyncio.gather(*tracks, return_exceptions=True)
+    span = voiced_span(bytes(reply))  # the track is silent but for the reply
+    assert span is not None and span[1] - span[0] > 2.0
+    start, end = (max(0, int((span[0] - 0.2) * 24_000)) * 2, int((span[1] + 0.2) * 24_000) * 2)
+    assert word_error_rate(transcript, await heard(ear, bytes(reply[start:end]))) <= 0.15
+    assert not callee.calls
+
+
+async def test_a_call_that_never_connects_is_ended(callee: Callee) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("oai-events")
+    pc.addTrack(Microphone(silence(1.0)))
+    async with httpx.AsyncClient(base_url=callee.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls",
+            content=await offer(pc),
+            headers={"content-type": "application/sdp"},
+        )
+    assert answer.status_code == 201
+    call_id = answer.headers["location"].rsplit("/", 1)[1]
+    call = callee.calls[call_id]
+    await pc.close()  # the client goes away without ever setting the answer
+    deadline = time.monotonic() + 10
+    while call_id in callee.calls and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    assert call_id not in callee.calls
+    assert not call.tasks and call.pc.connectionState == "closed"
+    assert call.reply.readyState == "ended"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("hello", "v=0"),
+        (
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
+            "m=application",
+        ),
+    ],
+)
+async def test_a_malformed_offer_is_a_400_naming_the_problem(
+    callee: Callee, body: str, says: str
+) -> None:
+    async with httpx.AsyncClient(base_url=callee.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls", content=body, headers={"content-type": "application/sdp"}
+        )
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["param"] == "sdp" and says in error["message"]
