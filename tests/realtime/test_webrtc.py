@@ -53,6 +53,12 @@ class Microphone(MediaStreamTrack):
         self.pts = 0
         self.start: float | None = None
 
+    def say(self, pcm24: bytes) -> None:
+        """Speak `pcm24` from now on (instead of what was still to come)."""
+        samples = np.frombuffer(pcm24, "<i2").astype(np.float32)
+        wide = np.interp(np.arange(len(samples) * 2) / 2, np.arange(len(samples)), samples)
+        self.samples = np.concatenate([self.samples[: self.pts], wide.astype("<i2")])
+
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
@@ -192,6 +198,78 @@ async def test_a_call_that_never_connects_is_ended(callee: Callee) -> None:
     assert call_id not in callee.calls
     assert not call.tasks and call.pc.connectionState == "closed"
     assert call.reply.readyState == "ended"
+
+
+async def test_speaking_over_a_reply_on_a_call_stops_its_track(callee: Callee) -> None:
+    callee.fake.scenario = "long"  # twelve sentences: half a minute of voice
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channel = pc.createDataChannel("oai-events")
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    channel.on("message", lambda m: events.put_nowait(json.loads(m)))
+    microphone = Microphone(jfk_pcm() + silence(30.0))
+    pc.addTrack(microphone)
+    reply = bytearray()
+    tracks: list[asyncio.Task[None]] = []
+    pc.on("track", lambda t: tracks.append(asyncio.create_task(record(t, reply))))
+    async with httpx.AsyncClient(base_url=callee.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls",
+            content=await offer(pc),
+            headers={"content-type": "application/sdp"},
+        )
+        assert answer.status_code == 201
+        await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        vad = {"type": "server_vad", "silence_duration_ms": 1500}
+        update = {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": vad}}},
+        }
+        while channel.readyState != "open":  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        channel.send(json.dumps(update))
+        seen: list[dict[str, Any]] = []
+        while not any(e["type"] == "response.output_audio_transcript.delta" for e in seen):
+            seen.append(await asyncio.wait_for(events.get(), 90))
+        heard_from = len(reply)
+        while voiced_span(bytes(reply[heard_from:])) is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # a second of the reply has played
+        microphone.say(jfk_pcm()[: 48_000 * 3] + silence(30.0))  # the caller speaks over it
+        said_at = len(reply)
+        while seen[-1]["type"] != "response.done":
+            seen.append(await asyncio.wait_for(events.get(), 30))
+        done = seen[-1]["response"]
+        assert done["status"] == "cancelled"
+        assert done["status_details"]["reason"] == "turn_detected"
+        await asyncio.sleep(1.0)
+        after = bytes(reply[said_at:])
+        voiced = voiced_span(after)
+        # the track stopped soon after the caller spoke (speech_started takes ~0.3 s)
+        assert voiced is None or voiced[1] < 1.5, voiced
+        item = done["output"][0]
+        channel.send(
+            json.dumps(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": item["id"],
+                    "content_index": 0,
+                    "audio_end_ms": 1000,
+                }
+            )
+        )
+        while seen[-1]["type"] != "conversation.item.truncated":
+            seen.append(await asyncio.wait_for(events.get(), 30))
+        assert seen[-1]["audio_end_ms"] == 1000
+        assert (await client.delete(answer.headers["location"])).status_code == 204
+        session_id = seen[0]["session"]["id"]
+        page = await client.get(f"/api/voice/sessions/{session_id}/messages")
+    await pc.close()
+    await asyncio.gather(*tracks, return_exceptions=True)
+    assert not callee.calls
+    said, stored = [m["text"] for m in page.json()["items"]][:2]
+    assert word_error_rate(JFK_TRANSCRIPT, said) <= 0.15
+    first = "Sentence number 0 keeps the voice busy for a while."
+    assert 0 < len(stored) < len(first) and first.startswith(stored), stored  # as heard
 
 
 @pytest.mark.parametrize(

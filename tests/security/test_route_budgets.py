@@ -53,5 +53,6 @@ def test_the_document_shows_each_declared_budget() -> None:
     declared = {route.path for route, _ in BUDGETS.table}
     assert "/v1/audio/speech" in declared and "/api/voice/sessions/{session_id}/text" in declared
     for route, budget in BUDGETS.table:  # beside what else a route documents (a raw body)
-        assert route.openapi_extra[BUDGET_KEY] == budget
-        assert set(route.openapi_extra) <= {BUDGET_KEY, "requestBody"}
+        extra = route.openapi_extra or {}
+        assert extra[BUDGET_KEY] == budget
+        assert set(extra) <= {BUDGET_KEY, "requestBody"}

@@ -102,17 +102,18 @@ class InputAudio:
         if input_format != self.decoder.format:
             self.decoder = InputDecoder(input_format)
 
-    async def append(self, audio: str) -> list[InputEvent]:
-        """An `input_audio_buffer.append`'s `audio` (base64, in the input format)."""
+    async def append(self, audio: str | bytes) -> list[InputEvent]:
+        """An `input_audio_buffer.append`'s `audio` (base64, in the input format), or
+        pcm16 at 24 kHz as it is (bytes: a WebRTC track's, whatever the format)."""
         s = self.settings
-        data = self.decoder.payload(audio)
+        data = self.decoder.payload(audio) if isinstance(audio, str) else audio
         if len(data) > s.max_append_bytes:
             raise PayloadTooLarge(
                 f"audio holds {len(data)} bytes; at most {s.max_append_bytes} per append",
                 param="audio",
                 code="audio_too_large",
             )
-        pcm = self.decoder.pcm(data)
+        pcm = self.decoder.pcm(data) if isinstance(audio, str) else data
         if len(self.buffer) + len(pcm) > int(s.max_buffer_seconds * 1000) * BYTES_PER_MS:
             raise InvalidRequest(
                 f"the input audio buffer holds {s.max_buffer_seconds:g} s at most; commit or "

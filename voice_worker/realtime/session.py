@@ -108,7 +108,7 @@ class RealtimeSession:
                 self.input.set_format(self.config.input_format)
                 self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
             case InputAudioBufferAppendEvent():
-                await self._append(event.audio)
+                await self.append(event.audio)
             case InputAudioBufferCommitEvent():
                 self._committed(self.input.commit())
             case InputAudioBufferClearEvent():
@@ -127,7 +127,9 @@ class RealtimeSession:
                 raise unsupported(event.type)
 
     # the input audio buffer -----------------------------------------------------------
-    async def _append(self, audio: str) -> None:
+    async def append(self, audio: str | bytes) -> None:
+        """Input audio: an append's `audio` (base64, in the input format), or pcm16 at
+        24 kHz from a transport that carries audio itself (WebRTC's track)."""
         for found in await self.input.append(audio):
             vad = self.config.turn_detection
             if isinstance(found, SpeechBegan):

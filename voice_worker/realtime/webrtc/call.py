@@ -3,8 +3,11 @@
 opens, the microphone track into the input buffer, the reply out on the outgoing track.
 
 Events go as JSON on the channel, in the GA names; audio deltas do not (OpenAI's
-WebRTC sends none): the outbox hands them to the reply track instead, and a cancelled
-response (`response.cancel`, barge-in) clears what the track has not played. The call
+WebRTC sends none): the outbox hands them to the reply track instead, at the pace it
+plays (`LEAD_SECONDS` ahead), so the audio counted as sent, which a cancelled reply is
+stored as far as, is what the caller heard; the events after a delta wait with it (the
+transcript keeps pace with the voice). A cancelled response (`response.cancel`,
+barge-in) also clears what the track has not played. The call
 ends on `end()` (DELETE, hang-up), when ICE fails or the peer closes, when it has not
 connected within `webrtc_connect_seconds`, or after `webrtc_idle_seconds` without an
 event or voice from the client; then the session closes (a response in progress
@@ -23,7 +26,6 @@ from typing import Any
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 from openai.types.realtime import (
-    InputAudioBufferAppendEvent,
     ResponseAudioDeltaEvent,
     ResponseDoneEvent,
     SessionCreatedEvent,
@@ -45,6 +47,8 @@ from voice_worker.realtime.webrtc.tracks import ReplyTrack, microphone
 log = logging.getLogger(__name__)
 CHANNEL = "oai-events"
 AUDIO = "\x00"  # an outbox entry that is reply audio (base64 pcm16 24 kHz), not an event
+#: how far the reply's audio is handed to the track ahead of its playing
+LEAD_SECONDS = 0.3
 
 
 class Call:
@@ -97,6 +101,7 @@ class Call:
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         self._spawn(self._watch())
+        self._spawn(self._overflow())
         return self.pc.localDescription.sdp
 
     # the peer's events -------------------------------------------------------------
@@ -144,11 +149,8 @@ class Call:
         async for pcm in microphone(track):
             if voiced_span(pcm) is not None:  # a voice, not a muted microphone
                 self.last_heard = time.monotonic()
-            append = InputAudioBufferAppendEvent(
-                type="input_audio_buffer.append", audio=base64.b64encode(pcm).decode()
-            )
             try:
-                await self.session.handle(append)
+                await self.session.append(pcm)
             except VoiceError as exc:
                 self.outbox.put(error_event(exc))
 
@@ -161,6 +163,7 @@ class Call:
 
     async def _send(self, text: str) -> None:
         if text.startswith(AUDIO):
+            await self.reply.room(LEAD_SECONDS)
             self.reply.play(base64.b64decode(text[1:]))
         elif self.channel is not None and self.channel.readyState == "open":
             self.channel.send(text)
@@ -181,6 +184,11 @@ class Call:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ended.wait(), s.webrtc_idle_seconds - idle)
         self._spawn_end()
+
+    async def _overflow(self) -> None:
+        await self.outbox.overflowed.wait()
+        log.warning("webrtc call ended: its events queued past the limit")
+        self.ended.set()
 
     def _spawn_end(self) -> None:
         asyncio.get_running_loop().create_task(self.end())

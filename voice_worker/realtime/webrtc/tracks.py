@@ -3,8 +3,9 @@
 `ReplyTrack` plays what `play` gives it (the response's pcm16 at 24 kHz, resampled to
 48 kHz as Opus wants) in 20 ms frames at real-time pace, silence when there is nothing;
 `clear` drops what has not played (a cancelled response, barge-in), so the caller stops
-hearing it within a frame. `microphone` reads an incoming track (aiortc's Opus decoder:
-48 kHz) as pcm16 mono at 24 kHz, the protocol's audio inside."""
+hearing it within a frame; `room` lets the sender wait until little is left to play.
+`microphone` reads an incoming track (aiortc's Opus decoder: 48 kHz) as pcm16 mono at
+24 kHz, the protocol's audio inside."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class ReplyTrack(MediaStreamTrack):
         self._start: float | None = None
         self._pts = 0
         self.played_seconds = 0.0  # of reply audio (not of silence)
+        self._played = asyncio.Event()  # a frame went out
 
     def play(self, pcm: bytes) -> None:
         """pcm16 mono at 24 kHz, after what is queued."""
@@ -58,6 +60,12 @@ class ReplyTrack(MediaStreamTrack):
     @property
     def queued_seconds(self) -> float:
         return len(self._queued) / 2 / TRACK_RATE
+
+    async def room(self, lead: float) -> None:
+        """Wait until less than `lead` seconds are left to play."""
+        while self.queued_seconds >= lead and self.readyState == "live":
+            self._played.clear()
+            await self._played.wait()
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -79,6 +87,7 @@ class ReplyTrack(MediaStreamTrack):
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, TRACK_RATE)
         self._pts += FRAME_SAMPLES
+        self._played.set()
         return frame
 
 
