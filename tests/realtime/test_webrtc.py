@@ -11,7 +11,7 @@ import asyncio
 import fractions
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -272,24 +272,43 @@ async def test_speaking_over_a_reply_on_a_call_stops_its_track(callee: Callee) -
     assert 0 < len(stored) < len(first) and first.startswith(stored), stored  # as heard
 
 
-@pytest.mark.parametrize(
-    ("body", "says"),
-    [
-        ("hello", "v=0"),
-        (
-            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
-            "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n",
-            "m=application",
-        ),
-    ],
+def without(prefix: str) -> Callable[[str], str]:
+    return lambda sdp: "\r\n".join(x for x in sdp.split("\r\n") if not x.startswith(prefix))
+
+
+AUDIO_ONLY = (
+    "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 )
+MALFORMED: list[tuple[Callable[[str], str], str]] = [
+    (lambda sdp: "hello", "starts with v=0"),
+    (lambda sdp: AUDIO_ONLY, "no data channel (m=application)"),
+    (lambda sdp: sdp.replace("m=audio", "m=video"), "no audio (m=audio)"),
+    (lambda sdp: sdp.replace("opus/48000/2", "speex/48000"), "no Opus"),
+    (without("a=fingerprint"), "no DTLS fingerprint"),
+    (without("a=ice-ufrag"), "ICE username fragment"),
+    (
+        lambda sdp: "v=0\r\nm=audio x opus/48000\r\na=fingerprint:x\r\nm=application y\r\n",
+        "not a usable offer",
+    ),
+    (lambda sdp: sdp.replace(" opus/48000/2", "opus/48000/2"), "not a usable offer"),
+    (lambda sdp: sdp.replace("a=mid:0", "a=mid:"), "not a usable offer"),  # aiortc half-built
+]
+
+
+@pytest.mark.parametrize(("spoil", "says"), MALFORMED)
 async def test_a_malformed_offer_is_a_400_naming_the_problem(
-    callee: Callee, body: str, says: str
+    callee: Callee, spoil: Callable[[str], str], says: str
 ) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("oai-events")
+    pc.addTrack(Microphone(silence(0.1)))
+    body = spoil(await offer(pc))
+    await pc.close()
     async with httpx.AsyncClient(base_url=callee.url, timeout=30) as client:
         answer = await client.post(
             "/v1/realtime/calls", content=body, headers={"content-type": "application/sdp"}
         )
-    assert answer.status_code == 400
+    assert answer.status_code == 400, answer.text
     error = answer.json()["error"]
-    assert error["param"] == "sdp" and says in error["message"]
+    assert error["param"] == "sdp" and says in error["message"], error
+    assert not callee.calls  # nothing left of the call that was refused

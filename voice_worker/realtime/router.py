@@ -121,6 +121,12 @@ async def _offer(request: Request) -> tuple[str, BaseModel | None]:
         )
     if "m=audio" not in sdp:
         raise InvalidRequest("sdp: the offer has no audio (m=audio)", param="sdp")
+    if "opus/48000" not in sdp.lower():
+        raise InvalidRequest(
+            "sdp: the offer's audio has no Opus (a=rtpmap: opus/48000/2)", param="sdp"
+        )
+    if "a=fingerprint:" not in sdp:
+        raise InvalidRequest("sdp: the offer has no DTLS fingerprint (a=fingerprint)", param="sdp")
     initial = None
     if session is not None:
         try:

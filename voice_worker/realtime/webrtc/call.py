@@ -71,6 +71,7 @@ class Call:
         self.last_heard = time.monotonic()
         self._stack = contextlib.ExitStack()
         self._closed = False
+        self._ending: asyncio.Task[None] | None = None
 
     @property
     def owner(self) -> str:
@@ -91,14 +92,16 @@ class Call:
         self.pc.on("connectionstatechange", self._on_state)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-        except (ValueError, KeyError, IndexError) as exc:
-            raise InvalidRequest(f"sdp: not a usable offer: {exc}", param="sdp") from None
-        audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+            audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
+            if audio:
+                audio[0].sender.replaceTrack(self.reply)
+                audio[0].direction = "sendrecv"
+            answer = await self.pc.createAnswer()
+        except Exception as exc:  # aiortc's parser: the offer's fault, whatever it raises
+            reason = str(exc) or type(exc).__name__
+            raise InvalidRequest(f"sdp: not a usable offer ({reason})", param="sdp") from None
         if not audio:
             raise InvalidRequest("sdp: the offer has no audio (m=audio)", param="sdp")
-        audio[0].sender.replaceTrack(self.reply)
-        audio[0].direction = "sendrecv"
-        answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         self._spawn(self._watch())
         self._spawn(self._overflow())
@@ -191,7 +194,7 @@ class Call:
         self.ended.set()
 
     def _spawn_end(self) -> None:
-        asyncio.get_running_loop().create_task(self.end())
+        self._ending = asyncio.get_running_loop().create_task(self.end())  # kept: not collected
 
     async def end(self) -> None:
         """Hang up: the session closes, then the peer connection."""
@@ -207,7 +210,10 @@ class Call:
         if self.session is not None:
             await self.session.close()
         self.reply.stop()
-        await self.pc.close()
+        try:
+            await self.pc.close()
+        except Exception:  # aiortc, half-built by an offer it refused, can fail to close
+            log.warning("webrtc call: the peer connection did not close cleanly", exc_info=True)
         self._stack.close()
         self.forget(self.id)
         log.info("webrtc call ended", extra={"call_id": self.id})
