@@ -272,6 +272,46 @@ async def test_speaking_over_a_reply_on_a_call_stops_its_track(callee: Callee) -
     assert 0 < len(stored) < len(first) and first.startswith(stored), stored  # as heard
 
 
+@pytest.fixture(scope="module")
+def impatient(
+    model_server: Process,
+    fake: tuple[FakeVenice, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callee]:
+    """A worker that ends a call after 3 s of nothing."""
+    venice, venice_url = fake
+    data = tmp_path_factory.mktemp("webrtc-idle")
+    settings = worker_settings(model_server, venice_url, data, webrtc_idle_seconds=3.0)
+    app = create_app(settings)
+    with ThreadServer(app) as server:
+        yield Callee(server.url, venice, app)
+
+
+async def test_a_silent_call_ends_when_idle(impatient: Callee) -> None:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channel = pc.createDataChannel("oai-events")
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    channel.on("message", lambda m: events.put_nowait(json.loads(m)))
+    pc.addTrack(Microphone(silence(60.0)))  # a muted microphone
+    async with httpx.AsyncClient(base_url=impatient.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls",
+            content=await offer(pc),
+            headers={"content-type": "application/sdp"},
+        )
+    await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+    assert (await asyncio.wait_for(events.get(), 20))["type"] == "session.created"
+    call_id = answer.headers["location"].rsplit("/", 1)[1]
+    call = impatient.calls[call_id]
+    started = time.monotonic()
+    while call_id in impatient.calls and time.monotonic() - started < 15:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    assert call_id not in impatient.calls
+    assert 2.5 <= time.monotonic() - started <= 6.0  # the idle bound, not before
+    assert not call.tasks and call.pc.connectionState == "closed"
+    await pc.close()
+
+
 def without(prefix: str) -> Callable[[str], str]:
     return lambda sdp: "\r\n".join(x for x in sdp.split("\r\n") if not x.startswith(prefix))
 

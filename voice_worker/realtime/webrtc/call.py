@@ -2,15 +2,15 @@
 (realtime/connection.py's, as a WebSocket gets it) once the data channel `oai-events`
 opens, the microphone track into the input buffer, the reply out on the outgoing track.
 
-Events go as JSON on the channel, in the GA names; audio deltas do not (OpenAI's
-WebRTC sends none): the outbox hands them to the reply track instead, at the pace it
-plays (`LEAD_SECONDS` ahead), so the audio counted as sent, which a cancelled reply is
-stored as far as, is what the caller heard; the events after a delta wait with it (the
+Events go as JSON on the channel, in the GA names; audio deltas do not (OpenAI's WebRTC
+sends none): the outbox hands them to the reply track instead, at the pace it plays
+(`LEAD_SECONDS` ahead), so the audio counted as sent, which a cancelled reply is stored
+as far as, is what the caller heard; the events after a delta wait with it (the
 transcript keeps pace with the voice). A cancelled response (`response.cancel`,
-barge-in) also clears what the track has not played. The call
-ends on `end()` (DELETE, hang-up), when ICE fails or the peer closes, when it has not
-connected within `webrtc_connect_seconds`, or after `webrtc_idle_seconds` without an
-event or voice from the client; then the session closes (a response in progress
+barge-in) also clears what the track has not played. The call ends on `end()` (DELETE,
+hang-up), when ICE fails or the peer closes, when it has not connected within
+`webrtc_connect_seconds`, or after `webrtc_idle_seconds` without an event or voice from
+the client and without a reply playing; then the session closes (a response in progress
 stores nothing half, as when a WebSocket closes) and the peer connection with it."""
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ class Call:
             log.info("webrtc call never connected", extra={"call_id": self.id})
             self.ended.set()
         while not self.ended.is_set():
-            idle = time.monotonic() - self.last_heard
+            idle = time.monotonic() - max(self.last_heard, self.reply.last_played)
             if idle >= s.webrtc_idle_seconds:
                 log.info("webrtc call idle", extra={"call_id": self.id})
                 break

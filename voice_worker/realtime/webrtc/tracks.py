@@ -43,6 +43,7 @@ class ReplyTrack(MediaStreamTrack):
         self._start: float | None = None
         self._pts = 0
         self.played_seconds = 0.0  # of reply audio (not of silence)
+        self.last_played = 0.0  # when reply audio last went out (time.monotonic)
         self._played = asyncio.Event()  # a frame went out
 
     def play(self, pcm: bytes) -> None:
@@ -80,6 +81,7 @@ class ReplyTrack(MediaStreamTrack):
         del self._queued[:size]
         if chunk:
             self.played_seconds += len(chunk) / 2 / TRACK_RATE
+            self.last_played = time.monotonic()
         samples = np.zeros(FRAME_SAMPLES, dtype="<i2")
         samples[: len(chunk) // 2] = np.frombuffer(chunk, "<i2")
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
