@@ -37,6 +37,7 @@ from voice_worker.ratelimit.middleware import RateLimitMiddleware
 from voice_worker.realtime.client_secrets_router import router as client_secrets_router
 from voice_worker.realtime.router import router as realtime_router
 from voice_worker.realtime.services import RealtimeServices
+from voice_worker.realtime.webrtc.calls import end_all as end_calls
 from voice_worker.settings import Settings
 from voice_worker.speech.router import router as speech_router
 from voice_worker.transcription.router import router as transcription_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 components.transcriber,
                 settings.realtime,
             )
+            stack.push_async_callback(end_calls, realtime)  # WebRTC calls end before the parts
             install(app.state, components, realtime)
             running.components = components
             log.info(

@@ -1,9 +1,13 @@
 """Schemathesis hooks (SCHEMATHESIS_HOOKS=tests.contract.hooks): what the worker's
 OpenAPI document says in words that a fuzzer needs as data. A multipart part of type
 `audio/*` gets real audio (a short tone, encoded in each format the worker reads), and
-a string of format `speakable-text` is plain text with a letter or a digit in it."""
+a string of format `speakable-text` is plain text with a letter or a digit in it, and
+an SDP offer (`application/sdp`, format `sdp-offer`) is a WebRTC client's real offer
+(aiortc's: audio and the data channel), which the worker answers."""
 
 from __future__ import annotations
+
+import asyncio
 
 import numpy as np
 import schemathesis
@@ -34,3 +38,21 @@ _said = st.characters(categories=("L", "N"))
 schemathesis.openapi.format(
     SPEAKABLE_FORMAT, st.tuples(_plain, _said, _plain).map(lambda parts: "".join(parts))
 )
+
+
+async def _offer() -> str:
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    from aiortc.mediastreams import AudioStreamTrack
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.createDataChannel("oai-events")
+    pc.addTrack(AudioStreamTrack())
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp: str = pc.localDescription.sdp
+    await pc.close()
+    return sdp
+
+
+_offers = [asyncio.run(_offer()) for _ in range(2)]
+schemathesis.openapi.media_type("application/sdp", st.sampled_from([o.encode() for o in _offers]))
+schemathesis.openapi.format("sdp-offer", st.sampled_from(_offers))

@@ -95,10 +95,10 @@ MISTAKES: list[tuple[str | bytes, str, str | None, str]] = [
         "9",
     ),
     (
-        update({"audio": {"input": {"format": {"type": "audio/pcmu"}}}}, "e8"),
-        "unsupported_value",
-        "session.audio.input.format",
-        "audio/pcm",
+        update({"audio": {"input": {"format": {"type": "audio/opus"}}}}, "e8"),
+        "invalid_value",
+        "session.audio.input.format.type",
+        "'audio/pcmu'",
     ),
     (update({"type": "transcription"}, "e9"), "invalid_value", "session.type", "realtime"),
     (

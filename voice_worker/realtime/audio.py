@@ -1,43 +1,23 @@
-"""The protocol's audio: pcm16 (s16le) mono at 24 kHz, base64 in JSON, both ways.
+"""The protocol's audio inside: pcm16 (s16le) mono at 24 kHz, base64 in JSON (what a
+client may send or hear instead, G.711, is realtime/formats.py's).
 
-`decode_audio` reads an `audio` field (refusing what is not base64 or not whole
-samples); `Downsampler` turns the 24 kHz input into the 16 kHz float samples the VAD
+`Downsampler` turns the 24 kHz input into the 16 kHz float samples the VAD
 reads, chunk by chunk (PyAV's resampler keeps its filter state between chunks);
 `wav` wraps a committed buffer as a file for the worker's transcriber."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 
 import av
 import numpy as np
 import numpy.typing as npt
 
 from shared.audio.encoding import wav_header
-from voice_worker.errors import InvalidRequest
 
 RATE = 24_000  # the protocol's pcm16 rate, in and out
 BYTES_PER_MS = RATE * 2 // 1000  # 48
 VAD_RATE = 16_000
-
-
-def decode_audio(text: str, param: str = "audio") -> bytes:
-    try:
-        pcm = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest(
-            f"{param} is not base64 (pcm16 audio, base64-encoded)",
-            param=param,
-            code="invalid_base64",
-        ) from None
-    if len(pcm) % 2:
-        raise InvalidRequest(
-            f"{param} holds {len(pcm)} bytes, not whole 16-bit samples",
-            param=param,
-            code="invalid_audio",
-        )
-    return pcm
 
 
 def encode_audio(pcm: bytes) -> str:

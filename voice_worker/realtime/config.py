@@ -7,8 +7,11 @@ analyst role), `audio.output.voice` and `.speed`, `audio.input.turn_detection`
 (server_vad with threshold, prefix_padding_ms, silence_duration_ms, create_response,
 interrupt_response; semantic_vad is taken as server_vad with a silence window from its
 eagerness; null: push-to-talk), `audio.input.transcription.language` and `.prompt`.
-Audio is `audio/pcm` at 24 kHz both ways; G.711, text-only output and tools are refused
-with an error naming the field; other fields of the types (tracing, noise_reduction,
+Audio is `audio/pcm` (24 kHz), `audio/pcmu` or `audio/pcma` (G.711, 8 kHz), each way
+on its own (realtime/formats.py); a format changed mid-session applies from the next
+append (input: the buffer keeps what it holds) or the next response (output: the one
+in progress keeps its format). Text-only output and tools are refused with an error
+naming the field; other fields of the types (tracing, noise_reduction,
 the transcription model, ...) are accepted and have no effect."""
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pydantic import BaseModel
 from shared.limits import MAX_LANGUAGE_CHARS, MAX_NAME_CHARS, MAX_SPEED, MIN_SPEED
 from shared.speakable import TextRejected, check_characters
 from voice_worker.errors import InvalidRequest
+from voice_worker.realtime.formats import Format, format_object, parse_format
 from voice_worker.realtime.vad import VadConfig
 
 Kind = Literal["realtime", "transcription"]
@@ -43,17 +47,12 @@ class RealtimeConfig:
     turn_detection: VadConfig | None = field(default_factory=VadConfig)
     language: str | None = None  # None: the stored session's (transcription: any)
     prompt: str | None = None  # transcription sessions: a hint for the model
+    input_format: Format = "audio/pcm"
+    output_format: Format = "audio/pcm"
 
 
 def _unsupported(message: str, param: str) -> InvalidRequest:
     return InvalidRequest(message, param=param, code="unsupported_value")
-
-
-def _check_format(fmt: Any, param: str) -> None:
-    if fmt is None:
-        return
-    if getattr(fmt, "type", None) not in (None, "audio/pcm"):
-        raise _unsupported(f"{param}: only audio/pcm (pcm16, 24 kHz) is supported", param)
 
 
 def _name(value: Any, param: str) -> str:
@@ -144,7 +143,8 @@ def apply_update(
     audio = session.audio
     audio_in = audio.input if audio else None
     if audio_in is not None:
-        _check_format(audio_in.format, "session.audio.input.format")
+        if (fmt := parse_format(audio_in.format, "session.audio.input.format")) is not None:
+            changes["input_format"] = fmt
         if "turn_detection" in audio_in.model_fields_set:
             param = "session.audio.input.turn_detection"
             changes["turn_detection"] = turn_detection(
@@ -160,7 +160,8 @@ def apply_update(
                 changes["prompt"] = audio_in.transcription.prompt
     audio_out = getattr(audio, "output", None)
     if audio_out is not None:
-        _check_format(audio_out.format, "session.audio.output.format")
+        if (fmt := parse_format(audio_out.format, "session.audio.output.format")) is not None:
+            changes["output_format"] = fmt
         if audio_out.voice is not None:
             changes["voice"] = _name(audio_out.voice, "session.audio.output.voice")
         if audio_out.speed is not None:
@@ -193,12 +194,11 @@ def session_object(
 ) -> BaseModel:
     """The session as `session.created` / `.updated` report it (the effective values:
     `instructions` and `voice` resolved from the stored session where not set)."""
-    pcm = {"type": "audio/pcm", "rate": 24000}
     transcription: dict[str, Any] = {"model": "whisper-1"}
     if config.language:
         transcription["language"] = config.language
     audio_in = {
-        "format": pcm,
+        "format": format_object(config.input_format),
         "transcription": transcription,
         "turn_detection": _turn_detection_object(config.turn_detection),
     }
@@ -206,7 +206,10 @@ def session_object(
         return RealtimeTranscriptionSessionCreateRequest.model_validate(
             {"type": "transcription", "id": session_id, "audio": {"input": audio_in}}
         )
-    audio_out: dict[str, Any] = {"format": pcm, "voice": voice or "default"}
+    audio_out: dict[str, Any] = {
+        "format": format_object(config.output_format),
+        "voice": voice or "default",
+    }
     if config.speed is not None:
         audio_out["speed"] = config.speed
     return RealtimeSessionCreateRequest.model_validate(

@@ -91,7 +91,7 @@ async def _serve(
     writer: asyncio.Task[None],
 ) -> None:
     try:
-        record = await _record(services, opening)
+        record = await open_record(services, opening)
     except VoiceError as exc:
         outbox.put(error_event(exc))
         await _close(websocket, outbox, REFUSED, exc.code or "refused")
@@ -99,7 +99,7 @@ async def _serve(
     claim = services.claims.claim(record.id) if record else contextlib.nullcontext()
     try:
         with claim:
-            session = _session(services, opening, outbox, record)
+            session = new_session(services, opening, outbox, record)
             outbox.put(ev.event(SessionCreatedEvent, session=session.session_object()))
             log.info(
                 "realtime connection",
@@ -111,7 +111,7 @@ async def _serve(
         await _close(websocket, outbox, REFUSED, exc.code or "refused")
 
 
-async def _record(services: RealtimeServices, opening: Opening) -> SessionRecord | None:
+async def open_record(services: RealtimeServices, opening: Opening) -> SessionRecord | None:
     if opening.kind == "transcription":
         return None
     if opening.session_id:
@@ -119,7 +119,7 @@ async def _record(services: RealtimeServices, opening: Opening) -> SessionRecord
     return await services.sessions.create(opening.principal, SessionSettings(), title="realtime")
 
 
-def _session(
+def new_session(
     services: RealtimeServices, opening: Opening, outbox: Outbox, record: SessionRecord | None
 ) -> RealtimeSession:
     s = services.settings
@@ -188,10 +188,12 @@ async def _read(
             error = InvalidRequest("send events as text frames (JSON)", code="invalid_json")
             outbox.put(error_event(error))
             continue
-        await _handle(text, session, outbox, dialect)
+        await handle_text(text, session, outbox, dialect)
 
 
-async def _handle(text: str, session: RealtimeSession, outbox: Outbox, dialect: Dialect) -> None:
+async def handle_text(
+    text: str, session: RealtimeSession, outbox: Outbox, dialect: Dialect
+) -> None:
     event_id: str | None = None
     try:
         event = parse_event(text, dialect)

@@ -19,10 +19,10 @@ from pydantic import BaseModel
 
 from voice_worker.errors import VoiceError
 from voice_worker.realtime.errors import error_detail
+from voice_worker.realtime.formats import Format, format_object
 from voice_worker.realtime.ids import new_id
 
 Status = Literal["completed", "incomplete", "in_progress"]
-PCM = {"type": "audio/pcm", "rate": 24000}
 
 
 def event(model: type[BaseModel], **fields: Any) -> BaseModel:
@@ -114,6 +114,7 @@ def response_object(
     error: VoiceError | None = None,
     usage: dict[str, int] | None = None,
     metadata: dict[str, str] | None = None,
+    audio_format: Format = "audio/pcm",
 ) -> RealtimeResponse:
     data: dict[str, Any] = {
         "id": response_id,
@@ -121,7 +122,7 @@ def response_object(
         "status": status,
         "output": [o.model_dump(exclude_unset=True) for o in output or []],
         "output_modalities": ["audio"],
-        "audio": {"output": {"format": PCM, "voice": voice}},
+        "audio": {"output": {"format": format_object(audio_format), "voice": voice}},
         "conversation_id": "conv_default",
         "metadata": metadata,
     }

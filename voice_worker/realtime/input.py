@@ -1,6 +1,9 @@
 """The input audio buffer of one connection and the turn detection on it.
 
-The buffer holds pcm16 24 kHz audio, bounded (VOICE_REALTIME__MAX_BUFFER_SECONDS); its
+The buffer holds pcm16 24 kHz audio, bounded (VOICE_REALTIME__MAX_BUFFER_SECONDS), what
+the client appends in the session's input format converted as it arrives
+(realtime/formats.py: G.711 decoded and resampled; a new format applies from the next
+append, the buffer keeps what it holds); its
 first byte is byte `dropped` of all the audio appended since the connection began (the
 input time the protocol's `audio_start_ms` / `audio_end_ms` count, in ms). Every append
 also goes, resampled to 16 kHz, through the VAD (realtime/vad.py), in push-to-talk
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest, PayloadTooLarge
 from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds, wav
+from voice_worker.realtime.formats import Format, InputDecoder
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import (
@@ -76,6 +80,7 @@ class InputAudio:
         model: SileroModel,
         vad: VadConfig | None,
         transcribe_early: Transcribe,
+        input_format: Format = "audio/pcm",
     ) -> None:
         self.settings = settings
         self.vad = vad
@@ -86,20 +91,29 @@ class InputAudio:
         self.early: Early | None = None
         self.detector = TurnDetector(model, vad or VadConfig(), settings.early_transcription_ms)
         self.downsampler = Downsampler()
+        self.decoder = InputDecoder(input_format)
 
     def configure(self, vad: VadConfig | None) -> None:
         self.vad = vad
         self.speech_item = None
         self.detector.reset(vad or VadConfig())
 
-    async def append(self, pcm: bytes) -> list[InputEvent]:
+    def set_format(self, input_format: Format) -> None:
+        if input_format != self.decoder.format:
+            self.decoder = InputDecoder(input_format)
+
+    async def append(self, audio: str | bytes) -> list[InputEvent]:
+        """An `input_audio_buffer.append`'s `audio` (base64, in the input format), or
+        pcm16 at 24 kHz as it is (bytes: a WebRTC track's, whatever the format)."""
         s = self.settings
-        if len(pcm) > s.max_append_bytes:
+        data = self.decoder.payload(audio) if isinstance(audio, str) else audio
+        if len(data) > s.max_append_bytes:
             raise PayloadTooLarge(
-                f"audio holds {len(pcm)} bytes; at most {s.max_append_bytes} per append",
+                f"audio holds {len(data)} bytes; at most {s.max_append_bytes} per append",
                 param="audio",
                 code="audio_too_large",
             )
+        pcm = self.decoder.pcm(data) if isinstance(audio, str) else data
         if len(self.buffer) + len(pcm) > int(s.max_buffer_seconds * 1000) * BYTES_PER_MS:
             raise InvalidRequest(
                 f"the input audio buffer holds {s.max_buffer_seconds:g} s at most; commit or "

@@ -1,10 +1,11 @@
 """The events of a response's output: one assistant message (output_index 0) with one
 audio part (content_index 0), opened once the turn has begun and closed when the
-response ends, its transcript then the words that went out."""
+response ends, its transcript then the words that went out. Its audio goes out in the
+format the response began with (`encoder`: pcm16 as it is, or G.711)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from openai.types.realtime import (
     RealtimeConversationItemAssistantMessage,
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from voice_worker.realtime import events as ev
 from voice_worker.realtime.audio import encode_audio
+from voice_worker.realtime.formats import OutputEncoder
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Output:
     response_id: str
     item_id: str
     previous_item: str | None  # the conversation item before it
+    encoder: OutputEncoder = field(default_factory=lambda: OutputEncoder("audio/pcm"))
 
     def _item_ids(self) -> dict[str, object]:
         return {"response_id": self.response_id, "output_index": 0}
@@ -56,7 +59,9 @@ class Output:
         return ev.event(ResponseAudioTranscriptDeltaEvent, delta=text, **self._part_ids())
 
     def audio_delta(self, pcm: bytes) -> BaseModel:
-        return ev.event(ResponseAudioDeltaEvent, delta=encode_audio(pcm), **self._part_ids())
+        """A delta of the response's pcm16 24 kHz audio, in its output format."""
+        delta = encode_audio(self.encoder.encode(pcm))
+        return ev.event(ResponseAudioDeltaEvent, delta=delta, **self._part_ids())
 
     def closed(
         self, status: ev.Status, transcript: str

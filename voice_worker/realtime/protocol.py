@@ -108,6 +108,14 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     best = max(errors, key=rank)
     param = field_path(best["loc"])
     message = f"{param}: {best['msg']}" if param else best["msg"]
+    if rank(best)[0] == 0:  # no member had the type given: name every member's
+        expected = [
+            e["ctx"]["expected"]
+            for e in errors
+            if e["type"] == "literal_error" and field_path(e["loc"]) == param and "ctx" in e
+        ]
+        if expected:
+            message = f"{param}: input should be {' or '.join(dict.fromkeys(expected))}"
     return InvalidRequest(message, param=param or None, code="invalid_value")
 
 

@@ -8,9 +8,10 @@ turn has begun, the assistant item is added to the conversation's items (realtim
 items.py, after the item that is last then), and `response.output_item.added`,
 `conversation.item.added` (the assistant message) and `response.content_part.added`
 (realtime/output.py); then `response.output_audio_transcript.delta` (ReplyDelta) and
-`response.output_audio.delta` (AudioDelta, pcm16 24 kHz, at most `MAX_DELTA_SECONDS`
-each) as they happen; then the `.done` of each and `response.done` with the status
-(completed, cancelled with its reason, failed with the error) and the chat's usage.
+`response.output_audio.delta` (AudioDelta, pcm16 24 kHz or G.711 as the response's
+output format, at most `MAX_DELTA_SECONDS` each) as they happen; then the `.done` of
+each and `response.done` with the status (completed, cancelled with its reason,
+failed with the error) and the chat's usage.
 
 Cancelling (`cancel`: `response.cancel`, or the user speaking over it) cancels the task
 that reads the engine's `run()`, which closes it: the chat model and the synthesis stop
@@ -44,6 +45,7 @@ from voice_worker.conversation.turn import Heard, Turn, TurnResult
 from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
 from voice_worker.realtime.audio import BYTES_PER_MS, RATE, voiced_span
+from voice_worker.realtime.formats import OutputEncoder
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, user_words
 from voice_worker.realtime.outbox import AudioMark, Outbox
@@ -89,7 +91,8 @@ class ResponseRun:
         self.options, self.metadata = request.options, request.metadata
         self.items, self.item_list = tuple(items), item_list
         self.id, self.item_id = new_id("resp"), new_id("item")
-        self.output = Output(self.id, self.item_id, None)  # its previous item once added
+        encoder = OutputEncoder(request.output_format)
+        self.output = Output(self.id, self.item_id, None, encoder)  # previous item once added
         self.voice = self.options.voice or context.record.settings.voice or "default"
         self.spoken = SpokenReply()
         self.turn: Turn | None = None
@@ -238,5 +241,13 @@ class ResponseRun:
         usage: dict[str, int] | None = None,
     ) -> BaseModel:
         return ev.response_object(
-            self.id, status, self.voice, output, reason, error, usage, self.metadata
+            self.id,
+            status,
+            self.voice,
+            output,
+            reason,
+            error,
+            usage,
+            self.metadata,
+            self.output.encoder.format,
         )

@@ -1,6 +1,7 @@
-"""What a response is asked to be: a realtime turn's options (pcm16 at 24 kHz, as the
-protocol requires; the session's voice and speed; the instructions `response.create`
-gives, else the session's) and the metadata its `response` object carries back. What
+"""What a response is asked to be: a realtime turn's options (pcm16 at 24 kHz inside;
+the session's voice and speed; the instructions `response.create`
+gives, else the session's), the format its audio goes out in (`response.audio.output
+.format`, else the session's) and the metadata its `response` object carries back. What
 a response here cannot do (an input of its own, or out of the conversation) is
 refused, naming the field."""
 
@@ -15,12 +16,14 @@ from voice_worker.conversation.turn import TurnOptions
 from voice_worker.errors import InvalidRequest
 from voice_worker.realtime.audio import RATE
 from voice_worker.realtime.config import RealtimeConfig
+from voice_worker.realtime.formats import Format, parse_format
 
 
 @dataclass(frozen=True)
 class ResponseRequest:
     options: TurnOptions
     metadata: dict[str, str] | None = None
+    output_format: Format = "audio/pcm"
 
 
 def response_request(
@@ -28,7 +31,7 @@ def response_request(
 ) -> ResponseRequest:
     """The response `response.create` asks for with `params` (None: the session's own,
     as after a VAD turn)."""
-    instructions, metadata = None, None
+    instructions, metadata, output_format = None, None, config.output_format
     if params is not None:
         if params.input:
             raise InvalidRequest(
@@ -43,6 +46,10 @@ def response_request(
                 code="unsupported_value",
             )
         instructions, metadata = params.instructions, params.metadata
+        audio_out = params.audio.output if params.audio else None
+        param = "response.audio.output.format"
+        if audio_out is not None and (fmt := parse_format(audio_out.format, param)):
+            output_format = fmt
     options = TurnOptions(
         instructions=instructions or config.instructions,
         audio_format=AudioFormat.PCM,
@@ -50,4 +57,4 @@ def response_request(
         voice=config.voice or None,
         speed=config.speed,
     )
-    return ResponseRequest(options, metadata)
+    return ResponseRequest(options, metadata, output_format)

@@ -1,11 +1,13 @@
 """What every realtime connection shares: the worker's domain objects (the voice chat
 engine, the session manager, the transcriber), the settings, the VAD model and the
-session claims. Built once at start-up (`build`: the VAD model loads on a thread)."""
+session claims, the WebRTC calls in progress. Built once at start-up (`build`: the VAD
+model loads on a thread)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
@@ -13,6 +15,15 @@ from voice_worker.realtime.claims import SessionClaims
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel, shared_model
 from voice_worker.transcription.transcriber import Transcriber
+
+
+class LiveCall(Protocol):
+    """A WebRTC call in progress (realtime/webrtc/call.py)."""
+
+    @property
+    def owner(self) -> str: ...  # the user whose call it is
+
+    async def end(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class RealtimeServices:
     settings: RealtimeSettings
     vad: SileroModel
     claims: SessionClaims = field(default_factory=SessionClaims)
+    calls: dict[str, LiveCall] = field(default_factory=dict)  # by id
 
     @classmethod
     async def build(

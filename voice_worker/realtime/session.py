@@ -50,7 +50,7 @@ from voice_worker.conversation.prompt import persona
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
-from voice_worker.realtime.audio import decode_audio, wav
+from voice_worker.realtime.audio import wav
 from voice_worker.realtime.config import RealtimeConfig, apply_update, session_object
 from voice_worker.realtime.conversation import Conversation
 from voice_worker.realtime.input import InputAudio, SpeechBegan, Utterance
@@ -86,7 +86,9 @@ class RealtimeSession:
         if engine is not None and record is not None:
             context = ResponseContext(engine, record, principal, outbox)
         self.conversation = Conversation(context)
-        self.input = InputAudio(settings, vad_model, config.turn_detection, self._transcribe_early)
+        self.input = InputAudio(
+            settings, vad_model, config.turn_detection, self._transcribe_early, config.input_format
+        )
 
     def session_object(self) -> BaseModel:
         instructions, voice = "", self.config.voice
@@ -107,9 +109,10 @@ class RealtimeSession:
                 self.config = apply_update(self.config, event.session, limit)
                 if self.config.turn_detection != before:
                     self.input.configure(self.config.turn_detection)
+                self.input.set_format(self.config.input_format)
                 self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
             case InputAudioBufferAppendEvent():
-                await self._append(decode_audio(event.audio))
+                await self.append(event.audio)
             case InputAudioBufferCommitEvent():
                 self._committed(self.input.commit())
             case InputAudioBufferClearEvent():
@@ -132,8 +135,10 @@ class RealtimeSession:
                 raise unsupported(event.type)
 
     # the input audio buffer -----------------------------------------------------------
-    async def _append(self, pcm: bytes) -> None:
-        for found in await self.input.append(pcm):
+    async def append(self, audio: str | bytes) -> None:
+        """Input audio: an append's `audio` (base64, in the input format), or pcm16 at
+        24 kHz from a transport that carries audio itself (WebRTC's track)."""
+        for found in await self.input.append(audio):
             vad = self.config.turn_detection
             if isinstance(found, SpeechBegan):
                 started = ev.event(

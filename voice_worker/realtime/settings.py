@@ -48,3 +48,24 @@ class RealtimeSettings(BaseModel):
         description="After this much silence the speech so far is transcribed ahead of the "
         "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
     )
+    webrtc_addresses: list[str] = Field(
+        default_factory=list,
+        description="WebRTC calls (`POST /v1/realtime/calls`): the addresses offered as ICE "
+        "host candidates; empty: every interface's, 127.0.0.1 included (a client on the "
+        "same machine needs it). Behind NAT, offer the public address or use a TURN server.",
+    )
+    webrtc_ice_servers: list[str] = Field(
+        default_factory=list,
+        description="WebRTC calls: STUN/TURN server URLs (`stun:host:port`, "
+        "`turn:user:password@host:port`) the worker gathers candidates with; none is "
+        "contacted unless listed.",
+    )
+    webrtc_connect_seconds: float = Field(
+        20.0, gt=0, description="WebRTC calls: a call not connected by then is ended."
+    )
+    webrtc_idle_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="WebRTC calls: a call with no event and no voice from the client for "
+        "this long is ended.",
+    )
