@@ -158,7 +158,11 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         _closes(stack, backend)
         response_cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
     keys = IdempotencyKeys(
-        store, settings.response_cache.ttl_seconds, settings.idempotency.lease_seconds
+        store,
+        settings.response_cache.ttl_seconds,
+        settings.idempotency.lease_seconds,
+        # a retry waits for the request running its key, as long as a turn may take
+        wait_seconds=settings.chat.timeout_seconds + settings.tts.timeout_seconds,
     )
     conversation = VoiceChatEngine(
         store,
