@@ -152,10 +152,14 @@ class IdempotencyKeys:
         InProgress or KeyReused otherwise (`request`: its fingerprint)."""
         deadline = time.monotonic() + self.wait_seconds
         pause = FIRST_PAUSE
+        waited = False
         while True:
             try:
                 return await self._claim_once(key, request)
             except InProgress:
+                if not waited:  # counted once per request, not per look
+                    metrics.idempotency("in_progress")
+                    waited = True
                 if time.monotonic() + pause > deadline:
                     raise
             await asyncio.sleep(pause)
@@ -191,7 +195,6 @@ class IdempotencyKeys:
                 param="Idempotency-Key",
                 code="idempotency_key_reused",
             )
-        metrics.idempotency("in_progress")
         raise InProgress(
             "a request with this Idempotency-Key is still running; retry shortly",
             param="Idempotency-Key",
