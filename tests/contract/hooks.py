@@ -121,9 +121,10 @@ def _as_sent(value: Any, schema: dict[str, Any]) -> Any:
 
 # A multipart part is text on the wire: a "negative" case that makes a string part a
 # boolean, a number or null sends "true", "1" or "null", which is a valid string (and
-# "true" for a boolean part is the boolean). Such a case is not negative as sent; its
-# ST201 is dropped only when the body as sent is valid against the document
-# (Schemathesis does the like for form-urlencoded bodies).
+# "true" for a boolean part is the boolean; a list, the part sent once per item, of
+# which FastAPI reads the last; an empty optional part, not given). Such a case is not
+# negative as sent; its ST201 is dropped only when the body as sent is valid against
+# the document (Schemathesis does the like for form-urlencoded bodies).
 @schemathesis.hook
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
     multipart = (case.media_type or "").startswith("multipart/")
@@ -138,16 +139,16 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
     schema = content["content"]["multipart/form-data"]["schema"]
     name = schema["$ref"].rsplit("/", 1)[1]
     properties = document["components"]["schemas"][name].get("properties", {})
+    required = document["components"]["schemas"][name].get("required", [])
     sent: dict[str, Any] = {}
     for part, value in case.body.items():
         declared = properties.get(part, {})
+        if value == "" and part not in required:
+            continue  # FastAPI reads an empty optional form field as not given
         if isinstance(value, list) and declared.get("type") != "array":
             if not value:
                 continue  # no part is sent
-            if len(value) > 1:
-                sent[part] = value  # several parts for one value: left as a violation
-                continue
-            value = value[0]
+            value = value[-1]  # a part sent several times: FastAPI reads the last
         if isinstance(value, list):
             items = declared.get("items", {})
             sent[part] = [_as_sent(v, items) for v in value]

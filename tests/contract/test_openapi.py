@@ -80,6 +80,7 @@ def test_schemathesis_finds_no_mismatch(worker_url: str, tmp_path: Path) -> None
     assert counts and counts[1] == counts[2] and int(counts[1]) > 500, report[-5_000:]
     assert "Failures:" not in report
     assert "Seed: 2202" in report, report[-2_000:]
+    print(report[report.rfind("SUMMARY") - 40 :])  # the summary, for the record (-s)
 
 
 def test_the_document_declares_errors_content_types_and_allow(worker_url: str) -> None:
