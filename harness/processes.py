@@ -62,10 +62,11 @@ def wait_for_grpc_health(address: str, timeout: float = 60.0, service: str = "")
 
 @contextmanager
 def model_server_process(
-    tmp_path: Path, env: dict[str, str] | None = None, port: int | None = None
+    tmp_path: Path, env: dict[str, str] | None = None, port: int | None = None, wait: bool = True
 ) -> Iterator[Process]:
     """`voice-engine serve-models` as a subprocess on a free port (its metrics on
-    another), SERVING on exit of the `with` header; terminated (SIGTERM) afterwards."""
+    another), SERVING on exit of the `with` header (just started, with `wait=False`);
+    terminated (SIGTERM) afterwards."""
     port = port or free_port()
     log_path = tmp_path / f"model-server-{port}.log"
     environment = {
@@ -86,7 +87,8 @@ def model_server_process(
     metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""
     process = Process(popen, f"127.0.0.1:{port}", log_path, metrics_url)
     try:
-        wait_for_grpc_health(process.address)
+        if wait:
+            wait_for_grpc_health(process.address)
         yield process
     finally:
         if popen.poll() is None:

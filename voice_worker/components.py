@@ -159,7 +159,11 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         _closes(stack, backend)
         response_cache = ResponseCache(backend, settings.response_cache.ttl_seconds)
     keys = IdempotencyKeys(
-        store, settings.response_cache.ttl_seconds, settings.idempotency.lease_seconds
+        store,
+        settings.response_cache.ttl_seconds,
+        settings.idempotency.lease_seconds,
+        # a retry waits for the request running its key, as long as a turn may take
+        wait_seconds=settings.chat.timeout_seconds + settings.tts.timeout_seconds,
     )
     tools = ToolBox.from_settings(settings.tools) if settings.tools.mcp_servers else None
     conversation = VoiceChatEngine(
@@ -190,25 +194,31 @@ async def build_components(settings: Settings, stack: AsyncExitStack) -> Compone
         conversation=conversation,
         sessions=SessionManager(store, settings.chat, keys, speech),
         catalog=parts.catalog,
-        health=HealthProbe(tts, stt, store, cache, speech, transcriber, rate_limiter),
+        health=HealthProbe(
+            tts, stt, store, cache, speech, transcriber, rate_limiter, parts.catalog
+        ),
         rate_limiter=rate_limiter,
     )
 
 
 CHOICES_REFRESH_SECONDS = 30.0
+#: until the catalogue has been read once (the worker started before its model servers)
+CHOICES_RETRY_SECONDS = 1.0
 
 
 async def _keep_choices(
     stack: AsyncExitStack, speech: CachedSpeech, catalog: Catalog, voice_map: dict[str, str]
 ) -> None:
-    """The names the provider offers (catalog.choices), now and every 30 s after."""
+    """The names the provider offers (catalog.choices), now and every 30 s after (every
+    second until the first read: /readyz says not ready until then)."""
     if not catalog.complete:
         return
     speech.choices = await load_choices(catalog, voice_map)
 
     async def refresh() -> None:
         while True:
-            await asyncio.sleep(CHOICES_REFRESH_SECONDS)
+            pause = CHOICES_REFRESH_SECONDS if speech.choices else CHOICES_RETRY_SECONDS
+            await asyncio.sleep(pause)
             speech.choices = await load_choices(catalog, voice_map) or speech.choices
 
     task = asyncio.create_task(refresh())

@@ -6,10 +6,19 @@ here, from the settings and the speech catalogue at the time the document is ask
 the analyst roles, the text lengths, the voices, models and languages the worker accepts
 (catalog.choices), the multipart parts that must be audio, that
 `timestamp_granularities[]` needs `response_format=verbose_json`, and 401/429 where auth
-and rate limits are on."""
+and rate limits are on. Uploads may not be empty (`minLength: 1`); text to be spoken
+carries its whole rule as a pattern (plain, with a letter or a digit of any script:
+the letter and digit classes spelled out, so that every regex engine reads them as the
+worker does); no route answers FastAPI's 422 validation error (the worker answers 400
+in OpenAI's shape; 422 means a reused Idempotency-Key). The long operations (a
+synthesis, a transcription, a turn) say how long they may take, from the worker's own
+deadlines: `x-max-seconds` and a sentence of their description."""
 
 from __future__ import annotations
 
+import functools
+import sys
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,16 +73,95 @@ def patch(schema: dict[str, Any], settings: Settings, choices: SpeechChoices | N
     roles = ["", *sorted(settings.chat.roles)]
     targets = [("SessionSettings", "analyst_role"), ("SettingsPatch", "analyst_role")]
     each(targets, lambda p: p.update(enum=roles))
-    each([("TextTurn", "text")], lambda p: p.update(maxLength=settings.chat.max_input_chars))
+    each([("TextTurn", "text")], functools.partial(_turn_text, settings.chat.max_input_chars))
     lifetime = settings.auth.client_secret_seconds
     each([("ExpiresAfter", "seconds")], lambda p: p.update(maximum=lifetime))
     speakable = {"maxLength": settings.tts.max_input_chars, "format": SPEAKABLE_FORMAT}
-    speakable["pattern"] = PLAIN_PATTERN
+    speakable["pattern"] = speakable_pattern()
     each([("OpenAISpeechRequest", "input"), ("TTSRequest", "text")], lambda p: p.update(speakable))
     if choices is not None:
         _catalogue(each, choices)
     _uploads(schema)
+    _no_validation_422(schema)
+    _long(schema, settings)
     _guarded(schema, settings)
+
+
+@functools.cache
+def speakable_pattern() -> str:
+    """shared.speakable's rule as a pattern: no control character but tab, line feed,
+    carriage return, and at least one letter or digit (Unicode categories L and N, as
+    this Python's unicodedata has them: the ranges written out)."""
+    ranges: list[str] = []
+    start: int | None = None
+    for code in range(sys.maxunicode + 2):
+        said = code <= sys.maxunicode and unicodedata.category(chr(code))[0] in "LN"
+        if said and start is None:
+            start = code
+        elif not said and start is not None:
+            last = code - 1
+            ranges.append(chr(start) if start == last else f"{chr(start)}-{chr(last)}")
+            start = None
+    plain = PLAIN_PATTERN.removeprefix("^").removesuffix("$")  # [^controls]*
+    return f"^{plain}[{''.join(ranges)}]{plain}$"
+
+
+def _long(schema: dict[str, Any], settings: Settings) -> None:
+    """The operations that may take long, and how long at most: a synthesis (its
+    deadline), a transcription (a cloud call's), a turn (the chat's and the speech's)."""
+    speech, stt = settings.tts.timeout_seconds, settings.stt.timeout_seconds
+    turn = settings.chat.timeout_seconds + speech
+    long = {
+        "/v1/audio/speech": speech,
+        "/api/voice/tts": speech,
+        "/v1/audio/transcriptions": stt,
+        "/api/voice/stt": stt,
+        "/api/voice/sessions/{session_id}/text": turn,
+        "/api/voice/sessions/{session_id}/messages": turn + stt,
+    }
+    for path, seconds in long.items():
+        operation = schema["paths"].get(path, {}).get("post")
+        if operation is None:
+            continue
+        operation["x-max-seconds"] = seconds
+        said = f"A long operation: it may take up to {seconds:g} s (the worker's deadlines)."
+        description = operation.get("description", "").rstrip()
+        operation["description"] = f"{description}\n\n{said}" if description else said
+
+
+def _turn_text(most: int, prop: dict[str, Any]) -> None:
+    prop["pattern"] = turn_text_pattern(most)
+    prop.pop("maxLength", None)  # the white space around does not count
+
+
+def turn_text_pattern(most: int) -> str:
+    """A typed turn's rule (conversation.turn_begin.check_text) as a pattern: white space
+    (str.isspace) around it is dropped; what is left is 1 to `most` characters, with
+    no control character but tab, line feed, carriage return (so no maxLength: the white
+    space around does not count)."""
+    space = "".join(f"\\u{code:04X}" for code in range(0x10000) if chr(code).isspace())
+    controls = PLAIN_PATTERN.removeprefix("^[^").removesuffix("]*$")
+    edge = f"[^{space}{controls}]"
+    core = edge if most < 2 else f"{edge}(?:[^{controls}]{{0,{most - 2}}}{edge})?"
+    return f"^[{space}]*{core}[{space}]*$"
+
+
+def _no_validation_422(schema: dict[str, Any]) -> None:
+    """FastAPI lists a 422 (HTTPValidationError) on every route with parameters; this
+    worker answers a request that does not validate with a 400 in OpenAI's shape."""
+    for operations in schema["paths"].values():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            responses = operation["responses"]
+            entry = responses.get("422", {})
+            body = entry.get("content", {}).get("application/json", {}).get("schema", {})
+            if body.get("$ref", "").endswith("/HTTPValidationError"):
+                del responses["422"]
+                responses.setdefault("400", _documented([400])[400])
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
 
 
 def _guarded(schema: dict[str, Any], settings: Settings) -> None:
@@ -147,6 +235,10 @@ def _uploads(schema: dict[str, Any]) -> None:
         body = schema["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]
         body["encoding"] = {part: {"contentType": "audio/*"}}
         name = body["schema"]["$ref"].rsplit("/", 1)[1]
+        upload = components[name]["properties"][part]
+        for branch in upload.get("anyOf", [upload]):
+            if branch.get("type") == "string":
+                branch["minLength"] = 1  # an empty file is refused (400)
         if path == "/v1/audio/transcriptions":
             # word or segment timestamps come only with verbose_json
             components[name]["if"] = {

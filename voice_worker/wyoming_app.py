@@ -1,7 +1,10 @@
 """The Wyoming entry point, as app.py is HTTP's: `serve(settings)` builds the worker's
 speech parts (`build_speech_components`: speech-to-text, the speech provider, the audio
 cache; no chat, no store), serves them over Wyoming (voice_worker/wyoming) on
-VOICE_WYOMING__URI until SIGTERM or SIGINT, then drains the connections."""
+VOICE_WYOMING__URI until SIGTERM or SIGINT, then drains the connections. It listens
+once the model servers' voice catalogue has been read (at most
+VOICE_WYOMING__CATALOGUE_WAIT_SECONDS): started with them (a compose file, a pod),
+its first `describe` lists their voices, not none."""
 
 from __future__ import annotations
 
@@ -36,7 +39,13 @@ async def serve(settings: Settings) -> None:
             voices=VoiceDirectory(parts.catalog),
             samples_per_chunk=wyoming.samples_per_chunk,
         )
-        catalogue = await services.voices.snapshot()  # so the first describe is quick
+        # the first describe lists the voices (and is quick): read them before listening
+        catalogue = await services.voices.first_read(wyoming.catalogue_wait_seconds)
+        if not services.voices.read:
+            log.warning(
+                "no voice catalogue yet; listening anyway (read again on each describe)",
+                extra={"waited_seconds": wyoming.catalogue_wait_seconds},
+            )
         server = WyomingServer(wyoming.uri, services)
         await server.start()
         async with announcement(

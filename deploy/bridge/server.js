@@ -12,8 +12,11 @@
 // A request that carries an Idempotency-Key is safe to send twice (the workers keep
 // its result), so its body is kept (up to RETRY_BODY_LIMIT_BYTES, 32 MiB) and, if its
 // worker dies under it (the connection reset before any byte of the reply), it is sent
-// once more, to the next worker. Without a key a reset is a 502: the turn may or may
-// not have happened, and only the client can decide.
+// once more, to the next worker. A turn or a session creation that comes without a key
+// gets one of the bridge's own (a fresh UUID per incoming request, sent to the worker
+// as Idempotency-Key; a client's own key always wins), so its retry is just as safe:
+// the worker that gets it either runs it (the dead worker stored nothing), or answers
+// with what the dead worker stored, or waits for a live one still running it.
 //
 // The realtime WebSocket (GET /v1/realtime, the OpenAI Realtime protocol) is passed
 // through too: the handshake goes to the next worker that accepts the connection (its
@@ -117,7 +120,11 @@ function forward(req, res, call) {
     }
     // its worker died under it: a keyed request goes once more, to the next worker
     if (RESET.has(err.code) && !answered && call.body && !call.resent && workers.length > 1) {
-      console.log(JSON.stringify({ msg: "retrying on another worker", request_id: call.requestId }));
+      const key = String(req.headers["idempotency-key"] || "");
+      const whose = key.startsWith("bridge-") ? "bridge" : "client";
+      console.log(
+        JSON.stringify({ msg: "retrying on another worker", request_id: call.requestId, key: whose }),
+      );
       forward(req, res, { ...call, attempt: call.attempt + 1, resent: true });
       return;
     }
@@ -222,6 +229,14 @@ function onUpgrade(req, socket, head) {
   upgrade(req, socket, head, { first: next, attempt: 0, requestId });
 }
 
+// The requests a worker runs once per Idempotency-Key: a session's creation, a turn.
+const KEYED = [/^\/api\/voice\/sessions\/?$/, /^\/api\/voice\/sessions\/[^/]+\/(text|messages)\/?$/];
+
+function takesKey(req) {
+  const path = req.originalUrl.split("?")[0];
+  return req.method === "POST" && KEYED.some((pattern) => pattern.test(path));
+}
+
 const app = express();
 app.disable("x-powered-by");
 app.get("/healthz", (_req, res) => res.json({ status: "ok", workers: workers.map(String) }));
@@ -236,6 +251,9 @@ app.all(["/api/voice/*", "/v1/audio/*", "/v1/realtime/*"], (req, res) => {
     stream: null,
     resent: false,
   };
+  if (!req.headers["idempotency-key"] && takesKey(req)) {
+    req.headers["idempotency-key"] = `bridge-${crypto.randomUUID()}`;
+  }
   if (!req.headers["idempotency-key"]) {
     forward(req, res, call);
     return;

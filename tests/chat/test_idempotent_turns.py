@@ -1,7 +1,8 @@
 """Idempotency-Key on a real worker: a repeated turn or session creation returns the
-stored result (Idempotent-Replayed: true) and stores nothing more; 409 with
-Retry-After while the first still runs; 422 for another request under the same key;
-a streamed turn's repeat replays its events at once; a failed turn's key runs anew."""
+stored result (Idempotent-Replayed: true) and stores nothing more; sent while the
+first still runs, it waits for the first and gets its result; 422 for another
+request under the same key; a streamed turn's repeat replays its events at once; a
+failed turn's key runs anew."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_a_repeated_turn_is_the_stored_one(
     assert len(messages(client, session)) == 2
 
 
-def test_in_progress_is_409_and_a_streamed_repeat_replays(
+def test_a_repeat_in_progress_waits_for_the_result_and_a_streamed_repeat_replays(
     worker_and_fake: tuple[httpx.Client, FakeVenice],
 ) -> None:
     client, fake = worker_and_fake
@@ -93,19 +94,22 @@ def test_in_progress_is_409_and_a_streamed_repeat_replays(
     fake.scenario = "paced"
     fake.release.clear()
     url = f"{SESSIONS}/{session}/text"
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
         first = pool.submit(client.post, url, json={"text": "Go on."}, headers=headers)
         deadline = time.monotonic() + 30
         while not fake.requests or fake.requests[-1]["messages"][-1]["content"] != "Go on.":
             assert time.monotonic() < deadline
             time.sleep(0.02)
         time.sleep(2.5)  # past one lease: the running turn renews its key
-        busy = client.post(url, json={"text": "Go on."}, headers=headers)
-        assert busy.status_code == 409, busy.text
-        assert busy.headers["retry-after"] == "1"
-        assert busy.json()["error"]["code"] == "idempotency_key_in_use"
+        repeat = pool.submit(client.post, url, json={"text": "Go on."}, headers=headers)
+        time.sleep(1.0)
+        assert not repeat.done()  # no 409: it waits for the turn it repeats
         fake.release.set()
         done = first.result(timeout=60)
+        again = repeat.result(timeout=60)
+    assert again.status_code == 200, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["assistant_message_id"] == done.json()["assistant_message_id"]
     assert done.status_code == 200, done.text
     fake.scenario = "plain"
     with client.stream("POST", url, json={"text": "Go on."},

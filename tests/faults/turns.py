@@ -1,6 +1,7 @@
 """Clients for the fault tests: sessions taking typed turns through a URL, each turn
-under its own Idempotency-Key and asked again (same key) until it is answered, and
-what the store holds afterwards."""
+under its own Idempotency-Key and asked again (same key) until it is answered, or, as
+most real clients do, asked once (with a key of its own, or with none) and failed
+unless answered; and what the store holds afterwards."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class Outcome:
     statuses: Counter[int] = field(default_factory=Counter)
     retry_after_missing: int = 0  # 503s without Retry-After
     attempts: int = 0
+    failed: list[str] = field(default_factory=list)  # asked once, not answered: why
+    answered_at: list[float] = field(default_factory=list)  # time.monotonic() of each 200
 
 
 async def take_turn(
@@ -50,17 +53,50 @@ async def take_turn(
     raise TimeoutError(f"turn {text!r} of session {session} never answered")
 
 
-async def conversations(
-    url: str, sessions: list[str], turns: int, outcome: Outcome, timeout: float
+async def ask_once(
+    client: httpx.AsyncClient, session: str, text: str, outcome: Outcome, keyed: bool
 ) -> None:
-    """Every session takes `turns` turns in order, the sessions concurrently."""
+    """One turn asked once, as a client that does not retry: with a key of its own
+    (`keyed`) or with none; anything but 200 is a failed turn."""
+    headers = {"Idempotency-Key": f"own-{uuid.uuid4()}"} if keyed else {}
+    outcome.attempts += 1
+    try:
+        reply = await client.post(
+            f"{SESSIONS}/{session}/text", json={"text": text}, headers=headers
+        )
+    except httpx.TransportError as exc:
+        outcome.statuses[0] += 1
+        outcome.failed.append(f"{text}: {type(exc).__name__}")
+        return
+    outcome.statuses[reply.status_code] += 1
+    if reply.status_code == 200:
+        outcome.answers[text] = reply.json()
+        outcome.answered_at.append(time.monotonic())
+    else:
+        outcome.failed.append(f"{text}: {reply.status_code} {reply.text[:200]}")
+
+
+async def conversations(
+    url: str,
+    sessions: list[str],
+    turns: int,
+    outcome: Outcome,
+    timeout: float,
+    once: dict[str, bool] | None = None,
+) -> None:
+    """Every session takes `turns` turns in order, the sessions concurrently. The
+    sessions in `once` ask each turn once (their value: with a key of their own)."""
     deadline = time.monotonic() + timeout
     limits = httpx.Limits(max_connections=len(sessions) * 2)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
 
         async def talk(session: str) -> None:
             for i in range(turns):
-                await take_turn(client, session, f"Turn {i} of {session[:8]}.", outcome, deadline)
+                text = f"Turn {i} of {session[:8]}."
+                if once is not None and session in once:
+                    await ask_once(client, session, text, outcome, once[session])
+                else:
+                    await take_turn(client, session, text, outcome, deadline)
 
         await asyncio.gather(*(talk(s) for s in sessions))
 

@@ -53,9 +53,11 @@ def wyoming_process(
     model_server: str,
     env: dict[str, str] | None = None,
     unix_socket: Path | None = None,
+    wait: bool = True,
 ) -> Iterator[Process]:
     """`voice-engine serve-wyoming` on a free port (or `unix_socket`), accepting
-    connections on entry; SIGTERM afterwards. `address`: HOST:PORT or the socket path."""
+    connections on entry (just started, with `wait=False`); SIGTERM afterwards.
+    `address`: HOST:PORT or the socket path."""
     address = str(unix_socket) if unix_socket else f"127.0.0.1:{free_port()}"
     uri = f"unix://{address}" if unix_socket else f"tcp://{address}"
     log_path = tmp_path / f"wyoming-{address.replace('/', '_').replace(':', '-')}.log"
@@ -68,7 +70,8 @@ def wyoming_process(
         )
     process = Process(popen, address, log_path)
     try:
-        wait_listening(address, popen)
+        if wait:
+            wait_listening(address, popen)
         yield process
     finally:
         stop(popen)

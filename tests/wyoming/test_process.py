@@ -81,12 +81,14 @@ async def test_without_a_model_server_describe_answers_and_speech_is_an_error_ev
     tmp_path: Path,
 ) -> None:
     nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there
-    with wyoming_process(tmp_path, nowhere, MOCK) as wyoming:
+    env = {**MOCK, "VOICE_WYOMING__CATALOGUE_WAIT_SECONDS": "1"}  # listens after a second
+    with wyoming_process(tmp_path, nowhere, env) as wyoming:
         async with client(wyoming) as c:
             await c.write_event(Describe().event())
             (info,) = await read_until(c, "info")
             assert Info.from_event(info).tts[0].voices == []
             assert Info.from_event(info).asr[0].models[0].name == "mock"
+            assert "no voice catalogue yet; listening anyway" in wyoming.log()
             await c.write_event(Synthesize(text="Hello there.").event())
             (error,) = await read_until(c, "audio-stop")
             assert Error.from_event(error).code == "upstream_unavailable"

@@ -83,6 +83,7 @@ class SessionManager:
         except BaseException:
             await claimed.release()
             raise
+        await claimed.done()
         return record, False
 
     async def get(self, principal: Principal, session: str | SessionRecord) -> SessionRecord:

@@ -9,7 +9,11 @@ PostgreSQL, the one place every worker shares). A second turn waits for the leas
 polling with a growing pause, up to `wait_seconds`, then gets Conflict (HTTP 409). The
 lease is renewed while the turn runs, so a long turn keeps it and a crashed worker's
 lease runs out; its token fences the write (`add_turn(lease=...)`): a turn that lost
-its lease (stalled past its expiry while another took over) cannot store."""
+its lease (stalled past its expiry while another took over) cannot store. On
+PostgreSQL the turn is also the session's advisory lock, held on this worker's
+database session (store.session_locks) for the turn's duration: when a worker dies,
+the database frees it at once and the next turn takes the lease over without waiting
+for it to run out (the token still fences a worker that was only slow)."""
 
 from __future__ import annotations
 
@@ -73,18 +77,35 @@ class TurnLocks:
 
     async def _lease(self, session_id: str, token: str, deadline: float) -> None:
         pause = FIRST_PAUSE
+        locks = self.store.session_locks
         while True:
+            locked = locks is not None and await locks.try_lock(f"turn:{session_id}")
             try:
-                if await self.store.acquire_turn(session_id, token, self.lease_seconds):
-                    return
+                if await self.store.acquire_turn(
+                    session_id, token, self.lease_seconds, force=locked
+                ):
+                    return  # (the lock, if any, is let go in _release)
             except LookupError:
+                await self._unlock(session_id, locked)
                 raise NotFound(
                     f"no voice chat session {session_id!r}", param="session_id"
                 ) from None
+            except BaseException:
+                await self._unlock(session_id, locked)
+                raise
+            await self._unlock(session_id, locked)
             if time.monotonic() + pause > deadline:
                 raise busy(session_id)
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+    async def _unlock(self, session_id: str, locked: bool = True) -> None:
+        locks = self.store.session_locks
+        if locked and locks is not None:
+            try:
+                await asyncio.shield(locks.unlock(f"turn:{session_id}"))
+            except Exception:  # gone with its connection
+                log.warning("turn lock not released", extra={"session_id": session_id})
 
     async def _renew(self, session_id: str, token: str) -> None:
         while True:
@@ -103,3 +124,4 @@ class TurnLocks:
             await self.store.release_turn(session_id, token)
         except Exception:  # it runs out by itself
             log.warning("turn lease not released", exc_info=True, extra={"session_id": session_id})
+        await self._unlock(session_id)

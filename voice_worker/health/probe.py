@@ -1,12 +1,15 @@
 """`HealthProbe`: is this worker ready (the speech provider says so, when it can tell;
-the session store answers a query), and its counters. The provider's readiness is an
-optional capability (`SupportsReadiness`), checked once here."""
+its catalogue, when it has one, has been read, so that names are checked and the API
+document lists them; the session store answers a query), and its counters. The
+provider's readiness is an optional capability (`SupportsReadiness`), checked once
+here."""
 
 from __future__ import annotations
 
 import asyncio
 
 from shared.cache.base import ByteCache
+from voice_worker.catalog.catalog import Catalog
 from voice_worker.errors import StoreUnavailable
 from voice_worker.lifecycle import Readiness, SupportsReadiness
 from voice_worker.ratelimit.limiter import RateLimiter
@@ -42,10 +45,12 @@ class HealthProbe:
         speech: CachedSpeech,
         transcriber: Transcriber,
         rate_limiter: RateLimiter | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.tts, self.stt, self.store, self.cache = tts, stt, store, cache
         self.speech, self.transcriber = speech, transcriber
         self.rate_limiter = rate_limiter
+        self.catalog = catalog
         self._tts_readiness = tts if isinstance(tts, SupportsReadiness) else None
 
     def counters(self) -> dict[str, object]:
@@ -65,6 +70,9 @@ class HealthProbe:
             if self._tts_readiness is not None
             else Readiness(True, "no check")
         )
+        unread = self.catalog is not None and self.catalog.complete and not self.speech.choices
+        if tts.ready and unread:  # read again every second until it is
+            tts = Readiness(False, "the speech catalogue has not been read yet")
         store = await store_readiness(self.store)
         ready = tts.ready and store.ready
         return ready, {

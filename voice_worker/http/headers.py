@@ -19,7 +19,8 @@ IdempotencyKey = Annotated[
         description="A key of the client's choosing (1 to 255 visible ASCII characters; a "
         "UUID is a good one) that makes the request safe to retry: the same key with the "
         "same request returns the stored result (header Idempotent-Replayed: true) instead "
-        "of running again; 409 while the first request still runs; 422 with another "
+        "of running again; sent while the first request still runs, it waits for it (as "
+        "long as a turn may take, then 409) and gets its result; 422 with another "
         "request. Kept as long as the response cache.",
     ),
 ]

@@ -32,7 +32,7 @@ WHY = {
     401: "No credentials, or ones this worker does not accept (see WWW-Authenticate).",
     404: "No such session (or, for a repeated creation, it was deleted since).",
     409: "The session is answering another turn, or a request with this Idempotency-Key "
-    "is still running; retry after Retry-After.",
+    "is still running past a turn's deadline; retry after Retry-After.",
     413: "The upload is larger than this worker accepts.",
     422: "This Idempotency-Key was used with a different request.",
     429: "The caller's budget (requests, audio seconds, characters) is spent; retry after "

@@ -136,10 +136,24 @@ class Page(Generic[T]):
 
 
 @runtime_checkable
+@runtime_checkable
+class SessionLocks(Protocol):
+    """Locks tied to this worker's connection to the database (PostgreSQL advisory
+    locks): the database frees them the moment the worker is gone."""
+
+    async def try_lock(self, name: str) -> bool: ...
+
+    async def unlock(self, name: str) -> None: ...
+
+
 class ChatStore(Protocol):
     """Sessions belong to an owner. Every read and write of one session takes an
     optional `owner`: given, a session of another owner is treated exactly as a missing
-    one (None, False, LookupError); None (an admin) reaches every owner's."""
+    one (None, False, LookupError); None (an admin) reaches every owner's.
+    `session_locks`: the store's locks tied to this worker's database session, None
+    where it has none (SQLite)."""
+
+    session_locks: SessionLocks | None
 
     async def create_session(
         self,
@@ -170,9 +184,13 @@ class ChatStore(Protocol):
 
     async def delete_session(self, session_id: str, owner: str | None = None) -> bool: ...
 
-    async def acquire_turn(self, session_id: str, token: str, seconds: float) -> bool:
+    async def acquire_turn(
+        self, session_id: str, token: str, seconds: float, force: bool = False
+    ) -> bool:
         """Take the session's turn lease for `seconds` unless another unexpired one holds
-        it (False). LookupError when the session does not exist."""
+        it (False); with `force` (the caller holds the session's turn lock: no live
+        worker runs a turn of it), whatever holds it. LookupError when the session does
+        not exist."""
         ...
 
     async def renew_turn(self, session_id: str, token: str, seconds: float) -> bool:
@@ -197,11 +215,17 @@ class ChatStore(Protocol):
         ...
 
     async def claim_key(
-        self, key: str, fingerprint: str, lease_seconds: float, ttl_seconds: float
+        self,
+        key: str,
+        fingerprint: str,
+        lease_seconds: float,
+        ttl_seconds: float,
+        force: bool = False,
     ) -> KeyClaim:
         """Claim an Idempotency-Key for a request (`fingerprint`: what it asks); a
-        running claim whose lease lapsed (its worker died) is taken over, an expired
-        key is reused."""
+        running claim whose lease lapsed (its worker died) is taken over, and with
+        `force` (the caller holds the key's session lock: no live worker runs it) one
+        whose lease has not lapsed yet too; an expired key is reused."""
         ...
 
     async def renew_key(self, key: str, owner: str, lease_seconds: float) -> bool:

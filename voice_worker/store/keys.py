@@ -4,11 +4,12 @@ A key is claimed by inserting its row (`running`, a random owner token, a lease)
 a second request finds the row: the same fingerprint and `done` is a replay, still
 `running` under a live lease is in progress, a lapsed lease (its worker died) is
 taken over by a conditional UPDATE on the old owner, so two requests cannot both
-take it; another fingerprint is a mismatch. The request that runs marks the key
-done in the transaction that stores its work (`finish`, on the caller's
-connection), again conditional on its owner token: a request whose claim was taken
-over meanwhile stores nothing. Expired keys (older than the TTL) are reused on
-claim and purged now and then."""
+take it (on PostgreSQL, a claimant that holds the key's advisory lock takes over a
+live lease too: `force`, its worker is gone); another fingerprint is a mismatch.
+The request that runs marks the key done in the transaction that stores its work
+(`finish`, on the caller's connection), again conditional on its owner token: a
+request whose claim was taken over meanwhile stores nothing. Expired keys (older
+than the TTL) are reused on claim and purged now and then."""
 
 from __future__ import annotations
 
@@ -54,14 +55,21 @@ async def insert(
 
 
 async def decide(
-    conn: AsyncConnection, key: str, fingerprint: str, lease: float, ttl: float
+    conn: AsyncConnection,
+    key: str,
+    fingerprint: str,
+    lease: float,
+    ttl: float,
+    force: bool = False,
 ) -> KeyClaim | None:
-    """The claim of a key that has a row; None when it went away meanwhile."""
+    """The claim of a key that has a row; None when it went away meanwhile. `force`:
+    a running claim is its dead worker's, whatever its lease says."""
     row = (await conn.execute(keys.select().where(keys.c.key == key))).first()
     if row is None:
         return None
     now = time.time()
-    if row.expires_at <= now or (row.state == "running" and row.lease_until <= now):
+    lapsed = row.lease_until <= now or force
+    if row.expires_at <= now or (row.state == "running" and lapsed):
         if row.fingerprint != fingerprint and row.expires_at > now:
             return KeyClaim("mismatch")
         owner = new_owner()

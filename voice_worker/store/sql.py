@@ -35,6 +35,7 @@ from voice_worker.store.base import (
     MessageRecord,
     NewMessage,
     Page,
+    SessionLocks,
     SessionRecord,
     SessionSettings,
     TTSModelRecord,
@@ -42,6 +43,7 @@ from voice_worker.store.base import (
 )
 from voice_worker.store.cursors import decode_session_cursor, encode_session_cursor
 from voice_worker.store.engine import make_engine
+from voice_worker.store.session_locks import AdvisoryLocks
 
 
 async def open_store(url: str, pool_size: int = 5, echo: bool = False) -> SqlStore:
@@ -96,6 +98,8 @@ class SqlStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._purged_at = 0.0
+        self.advisory = AdvisoryLocks(engine) if self.dialect == "postgresql" else None
+        self.session_locks: SessionLocks | None = self.advisory
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:
@@ -192,14 +196,17 @@ class SqlStore:
         return bool(result.rowcount)
 
     # -- one turn at a time per session, across workers ------------------------------
-    async def acquire_turn(self, session_id: str, token: str, seconds: float) -> bool:
+    async def acquire_turn(
+        self, session_id: str, token: str, seconds: float, force: bool = False
+    ) -> bool:
         now = time.time()
         leases = m.turn_leases
+        stale = leases.c.expires_at < now
         try:
             async with self._begin() as conn:
                 await conn.execute(
                     leases.delete().where(
-                        leases.c.session_id == session_id, leases.c.expires_at < now
+                        leases.c.session_id == session_id, sa.true() if force else stale
                     )
                 )
                 await conn.execute(
@@ -320,7 +327,12 @@ class SqlStore:
         return [TTSModelRecord(**r._mapping) for r in rows]
 
     async def claim_key(
-        self, key: str, fingerprint: str, lease_seconds: float, ttl_seconds: float
+        self,
+        key: str,
+        fingerprint: str,
+        lease_seconds: float,
+        ttl_seconds: float,
+        force: bool = False,
     ) -> KeyClaim:
         await self._purge_keys()
         for _ in range(3):  # a row that vanishes between insert and read: try again
@@ -330,7 +342,7 @@ class SqlStore:
             except sa.exc.IntegrityError:
                 pass
             async with self._begin() as conn:
-                claim = await keys.decide(conn, key, fingerprint, lease_seconds, ttl_seconds)
+                claim = await keys.decide(conn, key, fingerprint, lease_seconds, ttl_seconds, force)
             if claim is not None:
                 return claim
         return KeyClaim("running")
@@ -351,6 +363,8 @@ class SqlStore:
             await keys.purge(conn)
 
     async def close(self) -> None:
+        if self.advisory is not None:
+            await self.advisory.close()
         await self.engine.dispose()
 
 

@@ -35,6 +35,15 @@ class WyomingSettings(BaseModel):
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="On SIGTERM, how long requests in progress may finish."
     )
+    catalogue_wait_seconds: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "At start, how long it waits for the model servers' first voice catalogue "
+            "before it listens, so that the first describe lists the voices (0: not at "
+            "all; past it, it listens anyway and reads the catalogue on each describe)."
+        ),
+    )
 
     @field_validator("uri")
     @classmethod

@@ -2,7 +2,8 @@
 catalogue (the worker's `Catalog`), kept a few seconds so that `describe` answers
 within Home Assistant's one-second timeout and a request costs no extra call. When
 the catalogue cannot be read, the last good copy serves (and nothing is checked
-before any copy exists)."""
+before any copy exists). `first_read` waits (bounded) for the first copy, so that a
+server started with its model servers lists the voices from its first `describe`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 #: how long a read of the catalogue is used, and how long a refresh may take
 TTL_SECONDS = 10.0
 REFRESH_TIMEOUT = 0.8
+#: between two tries of `first_read`
+FIRST_READ_PAUSE = 0.25
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([-_][A-Za-z0-9]+)*$")
 
 
@@ -63,6 +66,7 @@ class VoiceDirectory:
         self.ttl = ttl
         self._snapshot: Snapshot | None = None
         self._lock = asyncio.Lock()
+        self._waiting = False  # in `first_read`: its failures are expected, not warned
 
     async def snapshot(self) -> Snapshot:
         """The catalogue, read again when older than `ttl` (the old copy on failure)."""
@@ -78,7 +82,8 @@ class VoiceDirectory:
                     REFRESH_TIMEOUT,
                 )
             except (VoiceError, asyncio.TimeoutError) as exc:
-                log.warning(
+                log.log(
+                    logging.DEBUG if self._waiting else logging.WARNING,
                     "cannot read the voice catalogue; using the last copy",
                     extra={"error": exc.message if isinstance(exc, VoiceError) else "timed out"},
                 )
@@ -87,6 +92,25 @@ class VoiceDirectory:
                 return self._snapshot or Snapshot()
             self._snapshot = Snapshot(tuple(voices), tuple(models), time.monotonic())
             return self._snapshot
+
+    @property
+    def read(self) -> bool:
+        """Whether the catalogue has been read once."""
+        return self._snapshot is not None
+
+    async def first_read(self, timeout: float) -> Snapshot:
+        """The catalogue, tried until it is read once or `timeout` seconds have passed
+        (then the empty one: the model servers are down; later reads try again)."""
+        deadline = time.monotonic() + timeout
+        self._waiting = True
+        try:
+            while True:
+                catalogue = await self.snapshot()
+                if self.read or time.monotonic() + FIRST_READ_PAUSE >= deadline:
+                    return catalogue
+                await asyncio.sleep(FIRST_READ_PAUSE)
+        finally:
+            self._waiting = False
 
     async def choose(self, name: str, language: str, speaker: str) -> VoiceChoice:
         """The voice a request asks for by name (or by speaker: every speaker of a
