@@ -6,7 +6,18 @@ import importlib
 import sys
 
 #: module names under bench/, in the order `make bench` runs them
-MODULES = ["model_server", "worker", "chat", "turns", "tools", "realtime", "fleet", "load", "auth"]
+MODULES = [
+    "model_server",
+    "worker",
+    "chat",
+    "turns",
+    "tools",
+    "realtime",
+    "fleet",
+    "load",
+    "auth",
+    "failover",
+]
 USAGE = f"usage: python -m bench [name ...]; names: {', '.join(MODULES)}"
 
 
