@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -22,26 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import percentile, print_table, write_result
+from harness.bridge import BRIDGE, install_bridge, start_bridge
 from harness.load import QUESTION, SESSIONS, Connection, two_workers
-from harness.processes import free_port, model_server_process
-from harness.servers import wait_http
+from harness.processes import model_server_process
 
 BEFORE, WINDOW, SETTLE = 10.0, 5.0, 3.0
-BRIDGE = Path(__file__).resolve().parent.parent / "deploy" / "bridge"
 #: (time.monotonic() when asked, seconds taken, status) of every turn
 Turn = tuple[float, float, int]
-
-
-def start_bridge(directory: Path, workers: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    if not (BRIDGE / "node_modules").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BRIDGE, check=True)
-    port = free_port()
-    env = {"PATH": os.environ["PATH"], "PORT": str(port), "WORKER_URLS": ",".join(workers)}
-    log = (directory / "bridge.log").open("wb")
-    popen = subprocess.Popen(["node", "server.js"], cwd=BRIDGE, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", process=popen)
-    return popen, f"127.0.0.1:{port}"
 
 
 async def client(bridge: str, session: str, until: float, turns: list[Turn]) -> None:
@@ -99,11 +85,15 @@ def main() -> None:
             two_workers(server.address, directory) as (targets, pids),
         ):
             addresses = sorted({t.split("|")[0] for t in targets})
-            bridge, address = start_bridge(directory, [f"http://{a}" for a in addresses])
+            if not (BRIDGE / "node_modules").is_dir():
+                install_bridge()
+            bridge, url = start_bridge(directory, [f"http://{a}" for a in addresses])
+            address = url.removeprefix("http://")
             try:
                 sessions = [t.split("|")[1] for t in targets]
                 turns, killed_at = asyncio.run(drive(address, sessions, pids[0]))
-                retried = (directory / "bridge.log").read_text().count("retrying on")
+                log = next(directory.glob("bridge-*.log"))
+                retried = log.read_text().count("retrying on")
             finally:
                 bridge.terminate()
                 bridge.wait(10)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,49 +16,26 @@ from openai import AsyncOpenAI
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from harness.bridge import install_bridge, start_bridge
 from harness.fake_venice import FakeVenice, venice_env
 from harness.processes import (
     DATA,
     JFK_TRANSCRIPT,
-    ROOT,
     Process,
     decode,
     free_port,
     word_error_rate,
 )
-from harness.servers import ThreadServer, stop, wait_http, worker_process
+from harness.servers import ThreadServer, stop, worker_process
 from tests.metrics import Scrape
 from tests.realtime.support import TYPED, of_type, recv, until, wav
 from voice_worker.stt.base import TranscriptionOptions
 from voice_worker.stt.local import LocalWhisperSTT
 
-BRIDGE = ROOT / "deploy" / "bridge"
-
 
 @pytest.fixture(scope="module")
 def node_modules() -> None:
-    npm = shutil.which("npm")
-    assert npm, "npm is needed for the bridge (Node.js 18+)"
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=BRIDGE,
-        check=True,
-        timeout=300,
-    )
-
-
-def start_bridge(tmp_path: Path, workers: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        "PATH": os.environ["PATH"],
-        "PORT": str(port),
-        "WORKER_URLS": ",".join(workers),
-    }
-    log = (tmp_path / f"bridge-{port}.log").open("wb")
-    popen = subprocess.Popen(["node", "server.js"], cwd=BRIDGE, env=env, stdout=log, stderr=log)
-    url = f"http://127.0.0.1:{port}"
-    wait_http(f"{url}/healthz", process=popen)
-    return popen, url
+    install_bridge()
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.bridge import start_bridge
 from harness.fake_venice import FakeVenice
 from harness.postgres import PrivatePostgres
 from harness.processes import Process
 from harness.servers import RedisServer, ThreadServer, stop, worker_process
-from tests.deploy.test_bridge import start_bridge
 from tests.faults.test_worker_killed import worker_env
 from tests.faults.turns import SESSIONS as PATH
 from tests.faults.turns import Outcome, assert_whole_and_once

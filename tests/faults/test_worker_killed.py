@@ -26,11 +26,11 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.bridge import start_bridge
 from harness.fake_venice import FakeVenice, venice_env
 from harness.postgres import PrivatePostgres
 from harness.processes import Process
 from harness.servers import RedisServer, ThreadServer, stop, worker_process
-from tests.deploy.test_bridge import start_bridge
 from tests.faults.turns import Outcome, assert_whole_and_once, conversations
 
 SESSIONS, TURNS = 16, 3

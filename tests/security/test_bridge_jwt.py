@@ -13,10 +13,11 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from harness.bridge import start_bridge
 from harness.fake_venice import FakeVenice
 from harness.processes import Process
 from harness.servers import stop, worker_process
-from tests.deploy.test_bridge import node_modules, start_bridge
+from tests.deploy.test_bridge import node_modules
 from tests.security.support import bearer, worker_env
 from tests.security.tokens import AUDIENCE, ISSUER, SECRET, hs256
 
