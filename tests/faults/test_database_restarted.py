@@ -19,7 +19,6 @@ import asyncio
 import json
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -31,11 +30,10 @@ from harness.postgres import PrivatePostgres
 from harness.processes import Process
 from harness.servers import RedisServer, ThreadServer, stop, worker_process
 from tests.faults.test_worker_killed import worker_env
-from tests.faults.turns import SESSIONS as PATH
-from tests.faults.turns import Outcome, assert_whole_and_once
+from tests.faults.turns import Outcome, ask_once, assert_whole_and_once
 
 SESSIONS, TURNS = 8, 3
-RETRIED = {409, 503}  # the documented "not now": both carry Retry-After
+RETRIED = frozenset({409, 503})  # the documented "not now": both carry Retry-After
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 
@@ -122,44 +120,6 @@ async def talk(
         async def one(session: str) -> None:
             for i in turns:
                 text = f"Turn {i} of {session[:8]}."
-                await take_turn(client, session, text, keyed[session], outcome, deadline)
+                await ask_once(client, session, text, outcome, keyed[session], RETRIED, deadline)
 
         await asyncio.gather(*(one(s) for s in sessions))
-
-
-async def take_turn(
-    client: httpx.AsyncClient,
-    session: str,
-    text: str,
-    keyed: bool,
-    outcome: Outcome,
-    deadline: float,
-) -> None:
-    """A client that follows Retry-After on 409/503 (the same key, if it has one) and
-    fails the turn on anything else, or at the deadline."""
-    headers = {"Idempotency-Key": f"own-{uuid.uuid4()}"} if keyed else {}
-    while True:
-        outcome.attempts += 1
-        try:
-            reply = await client.post(
-                f"{PATH}/{session}/text", json={"text": text}, headers=headers
-            )
-        except httpx.TransportError as exc:
-            outcome.statuses[0] += 1
-            outcome.failed.append(f"{text}: {type(exc).__name__}")
-            return
-        outcome.statuses[reply.status_code] += 1
-        if reply.status_code == 200:
-            outcome.answers[text] = reply.json()
-            outcome.answered_at.append(time.monotonic())
-            return
-        if reply.status_code not in RETRIED:
-            outcome.failed.append(f"{text}: {reply.status_code} {reply.text[:200]}")
-            return
-        if "retry-after" not in reply.headers:
-            outcome.retry_after_missing += 1
-        wait = float(reply.headers.get("retry-after", "1"))
-        if time.monotonic() + wait > deadline:
-            outcome.failed.append(f"{text}: still {reply.status_code} at the deadline")
-            return
-        await asyncio.sleep(wait)

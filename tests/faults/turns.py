@@ -54,26 +54,43 @@ async def take_turn(
 
 
 async def ask_once(
-    client: httpx.AsyncClient, session: str, text: str, outcome: Outcome, keyed: bool
+    client: httpx.AsyncClient,
+    session: str,
+    text: str,
+    outcome: Outcome,
+    keyed: bool,
+    retried: frozenset[int] = frozenset(),
+    deadline: float = 0.0,
 ) -> None:
-    """One turn asked once, as a client that does not retry: with a key of its own
-    (`keyed`) or with none; anything but 200 is a failed turn."""
+    """One turn as a client that does not retry, with a key of its own (`keyed`) or
+    with none: anything but 200 is a failed turn. With `retried`, it follows
+    Retry-After on those statuses (the same key, if it has one) until `deadline`."""
     headers = {"Idempotency-Key": f"own-{uuid.uuid4()}"} if keyed else {}
-    outcome.attempts += 1
-    try:
-        reply = await client.post(
-            f"{SESSIONS}/{session}/text", json={"text": text}, headers=headers
-        )
-    except httpx.TransportError as exc:
-        outcome.statuses[0] += 1
-        outcome.failed.append(f"{text}: {type(exc).__name__}")
-        return
-    outcome.statuses[reply.status_code] += 1
-    if reply.status_code == 200:
-        outcome.answers[text] = reply.json()
-        outcome.answered_at.append(time.monotonic())
-    else:
-        outcome.failed.append(f"{text}: {reply.status_code} {reply.text[:200]}")
+    while True:
+        outcome.attempts += 1
+        try:
+            reply = await client.post(
+                f"{SESSIONS}/{session}/text", json={"text": text}, headers=headers
+            )
+        except httpx.TransportError as exc:
+            outcome.statuses[0] += 1
+            outcome.failed.append(f"{text}: {type(exc).__name__}")
+            return
+        outcome.statuses[reply.status_code] += 1
+        if reply.status_code == 200:
+            outcome.answers[text] = reply.json()
+            outcome.answered_at.append(time.monotonic())
+            return
+        if reply.status_code not in retried:
+            outcome.failed.append(f"{text}: {reply.status_code} {reply.text[:200]}")
+            return
+        if "retry-after" not in reply.headers:
+            outcome.retry_after_missing += 1
+        wait = float(reply.headers.get("retry-after", "1"))
+        if time.monotonic() + wait > deadline:
+            outcome.failed.append(f"{text}: still {reply.status_code} at the deadline")
+            return
+        await asyncio.sleep(wait)
 
 
 async def conversations(
