@@ -5,8 +5,9 @@ session object `session.created` / `session.updated` report (the SDK's GA types)
 What is honoured: `instructions` (the system persona instead of the stored session's
 analyst role), `audio.output.voice` and `.speed`, `audio.input.turn_detection`
 (server_vad with threshold, prefix_padding_ms, silence_duration_ms, create_response,
-interrupt_response; semantic_vad is taken as server_vad with a silence window from its
-eagerness; null: push-to-talk), `audio.input.transcription.language` and `.prompt`.
+interrupt_response; semantic_vad with eagerness, create_response, interrupt_response:
+the smart-turn model judges each pause, realtime/semantic.py; null: push-to-talk),
+`audio.input.transcription.language` and `.prompt`.
 Audio is `audio/pcm` (24 kHz), `audio/pcmu` or `audio/pcma` (G.711, 8 kHz), each way
 on its own (realtime/formats.py); a format changed mid-session applies from the next
 append (input: the buffer keeps what it holds) or the next response (output: the one
@@ -28,13 +29,12 @@ from pydantic import BaseModel
 from shared.limits import MAX_LANGUAGE_CHARS, MAX_NAME_CHARS, MAX_SPEED, MIN_SPEED
 from shared.speakable import TextRejected, check_characters
 from voice_worker.errors import InvalidRequest
+from voice_worker.realtime import smart_turn
 from voice_worker.realtime.formats import Format, format_object, parse_format
 from voice_worker.realtime.vad import VadConfig
 
 Kind = Literal["realtime", "transcription"]
 MAX_PREFIX_MS, MAX_SILENCE_MS = 5000, 10_000
-#: semantic_vad's eagerness as a silence window (ms)
-EAGERNESS = {"low": 1000, "medium": 500, "auto": 500, "high": 300}
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,15 @@ def turn_detection(value: Any, current: VadConfig | None, param: str) -> VadConf
         return None
     base = current or VadConfig()
     if value.type == "semantic_vad":
-        silence = EAGERNESS[value.eagerness or "auto"]
+        if not smart_turn.available():
+            raise _unsupported(
+                f"{param}: semantic_vad needs the smart-turn model, which is not installed "
+                "here (the pipecat-ai wheel: make install); use server_vad",
+                f"{param}.type",
+            )
         return replace(
             base,
-            silence_duration_ms=silence,
+            eagerness=value.eagerness or "auto",
             create_response=_bool(value.create_response, base.create_response),
             interrupt_response=_bool(value.interrupt_response, base.interrupt_response),
         )
@@ -179,6 +184,13 @@ def apply_update(
 def _turn_detection_object(vad: VadConfig | None) -> dict[str, Any] | None:
     if vad is None:
         return None
+    if vad.eagerness is not None:
+        return {
+            "type": "semantic_vad",
+            "eagerness": vad.eagerness,
+            "create_response": vad.create_response,
+            "interrupt_response": vad.interrupt_response,
+        }
     return {
         "type": "server_vad",
         "threshold": vad.threshold,

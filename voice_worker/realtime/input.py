@@ -12,9 +12,17 @@ sessions too: there it only transcribes early.
 With server VAD the buffer keeps only the prefix padding until speech starts
 (`SpeechBegan`, with the audio_start_ms the protocol reports); when the silence window
 runs out, the speech becomes an utterance (`TurnEnded`: its audio, up to the end of
-the window). When the user falls silent, the speech so far is transcribed at once
-(`transcribe_early`); the transcript is dropped as soon as the user speaks again or
-the buffer changes, so one still there when the utterance is committed heard all of it."""
+the window). With semantic_vad the end-of-turn model judges the utterance at the
+detector's checkpoints (`TurnCheck`: on a thread, the appends after it wait) and the
+turn ends where it says so, or at the eagerness's longest wait.
+
+When the user falls silent, the speech so far is transcribed at once
+(`transcribe_early`, after `early_transcription_ms` of silence), and again once the
+silence has lasted `soft_end_ms` (the first may have missed a soft ending: "my fellow
+America" for "...Americans"); the newer replaces the older. The transcript is dropped
+as soon as the user speaks again or the buffer changes; the commit uses it when it
+covers the utterance up to its end or to `soft_end_ms` after the silence began, else
+the utterance is transcribed whole."""
 
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds,
 from voice_worker.realtime.formats import Format, InputDecoder
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.settings import RealtimeSettings
+from voice_worker.realtime.smart_turn import EndOfTurnModel
 from voice_worker.realtime.vad import (
     FRAME_MS,
     SilenceBegan,
@@ -35,6 +44,7 @@ from voice_worker.realtime.vad import (
     SpeechResumed,
     SpeechStarted,
     SpeechStopped,
+    TurnCheck,
     TurnDetector,
     VadConfig,
     VadEvent,
@@ -70,6 +80,7 @@ InputEvent = SpeechBegan | TurnEnded
 @dataclass
 class Early:
     end: int  # bytes of the buffer it covers
+    silence: int  # where the silence began in the buffer
     task: asyncio.Task[Heard]
 
 
@@ -81,6 +92,7 @@ class InputAudio:
         vad: VadConfig | None,
         transcribe_early: Transcribe,
         input_format: Format = "audio/pcm",
+        end_model: EndOfTurnModel | None = None,
     ) -> None:
         self.settings = settings
         self.vad = vad
@@ -89,7 +101,13 @@ class InputAudio:
         self.dropped = 0  # bytes appended before buffer[0]
         self.speech_item: str | None = None  # the speech in progress (server VAD)
         self.early: Early | None = None
-        self.detector = TurnDetector(model, vad or VadConfig(), settings.early_transcription_ms)
+        self.detector = TurnDetector(
+            model,
+            vad or VadConfig(),
+            settings.early_transcription_ms,
+            settings.soft_end_ms,
+            end_model,
+        )
         self.downsampler = Downsampler()
         self.decoder = InputDecoder(input_format)
 
@@ -128,6 +146,10 @@ class InputAudio:
         else:
             found = self.detector.feed(samples)
         events = [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
+        while found and isinstance(found[-1], TurnCheck):  # semantic_vad: judged here
+            probability = await asyncio.to_thread(self.detector.judge)
+            found = self.detector.verdict(probability)
+            events += [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
         if self.vad is not None and self.speech_item is None:
             # while nobody speaks, keep only what the prefix padding may need
             extra = len(self.buffer) - (self.vad.prefix_padding_ms + FRAME_MS) * BYTES_PER_MS
@@ -146,7 +168,7 @@ class InputAudio:
             self.speech_item = new_id("item")
             return SpeechBegan(self.speech_item, start)
         if isinstance(found, SilenceBegan):
-            self._start_early(self._offset(found.at_ms))
+            self._start_early(self._offset(found.until_ms), self._offset(found.at_ms))
         elif isinstance(found, SpeechResumed):
             self._discard_early()
         elif isinstance(found, SpeechStopped) and vad is not None and self.speech_item:
@@ -176,13 +198,14 @@ class InputAudio:
         """The buffer up to `end`, with the early transcript if it covers it."""
         audio = bytes(self.buffer[:end])
         early, self.early = self.early, None
-        reuse = early is not None and end >= early.end
+        soft = self.settings.soft_end_ms * BYTES_PER_MS
+        reuse = early is not None and min(end, early.silence + soft) <= early.end <= end
         if early is not None and not reuse:
             early.task.cancel()
         self._drop(end)
         return Utterance(item_id, audio, early.task if early is not None and reuse else None)
 
-    def _start_early(self, end: int) -> None:
+    def _start_early(self, end: int, silence: int) -> None:
         if self.settings.early_transcription_ms < 0:
             return
         if end < self.settings.min_commit_ms * BYTES_PER_MS:
@@ -190,7 +213,7 @@ class InputAudio:
         self._discard_early()
         task = self.transcribe_early(wav(bytes(self.buffer[:end])))
         task.add_done_callback(_quiet)
-        self.early = Early(end, task)
+        self.early = Early(end, silence, task)
 
     def _discard_early(self) -> None:
         if self.early is not None:

@@ -1,7 +1,7 @@
 """What every realtime connection shares: the worker's domain objects (the voice chat
 engine, the session manager, the transcriber), the settings, the VAD model and the
 session claims, the WebRTC calls in progress. Built once at start-up (`build`: the VAD
-model loads on a thread)."""
+model, and semantic_vad's smart-turn model where it is installed, load on a thread)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Protocol
 
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.sessions import SessionManager
+from voice_worker.realtime import smart_turn
 from voice_worker.realtime.claims import SessionClaims
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel, shared_model
@@ -45,4 +46,6 @@ class RealtimeServices:
         settings: RealtimeSettings,
     ) -> RealtimeServices:
         vad = await asyncio.to_thread(shared_model)
+        if smart_turn.available():  # semantic_vad's model, loaded before a session needs it
+            await asyncio.to_thread(smart_turn.shared_model)
         return cls(engine, sessions, transcriber, settings, vad)

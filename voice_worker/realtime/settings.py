@@ -48,6 +48,14 @@ class RealtimeSettings(BaseModel):
         description="After this much silence the speech so far is transcribed ahead of the "
         "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
     )
+    soft_end_ms: int = Field(
+        192,
+        ge=0,
+        description="The committed transcript covers at least this much of the silence "
+        "after the speech (a soft ending, the last 's' of 'Americans', is quieter than a "
+        "tenth of the loudness where the silence is taken to begin), or the utterance up "
+        "to its end: the early transcription is done again at this point.",
+    )
     webrtc_addresses: list[str] = Field(
         default_factory=list,
         description="WebRTC calls (`POST /v1/realtime/calls`): the addresses offered as ICE "
