@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev install-qwen install-agents browser bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen install-agents browser speech-tools system-packages bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -95,6 +95,14 @@ browser:  ## install chromium (Debian/Ubuntu) for the console's browser test
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
+# Speech that behaves like people (harness/people.py: tests and `make bench`) is said by
+# Debian's espeak-ng; sox is there to shape audio by hand. Installed once, when missing.
+speech-tools:  ## install espeak-ng and sox (Debian/Ubuntu) for the people-like test speech
+	@command -v espeak-ng >/dev/null 2>&1 && command -v sox >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q espeak-ng sox; }
+
+system-packages: browser speech-tools  ## every Debian package the tests and benchmarks use
+
 run: install  ## bring the engine up on embedded defaults (offline): model server + voice worker
 	$(BIN)/voice-engine up --host $(HOST)
 
@@ -113,12 +121,12 @@ lint: install-dev  ## ruff, mypy and the import rules (lint-imports)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: install-dev install-qwen install-agents browser lint  ## install what the tests need, lint, and run every test
+test: install-dev install-qwen install-agents system-packages lint  ## install what the tests need, lint, and run every test
 	$(BIN)/pytest -q -p no:cacheprovider
 	$(QBIN)/pytest -q -p no:cacheprovider tests/qwen3
 	VOICE_MAIN_PYTHON=$(abspath $(PY)) $(ABIN)/pytest -q -p no:cacheprovider --confcutdir=tests/agents tests/agents
 
-bench: install-dev  ## benchmarks: prints tables, writes bench/results/*.json
+bench: install-dev speech-tools  ## benchmarks: prints tables, writes bench/results/*.json
 	$(PY) -m bench
 
 bench-qwen: install-qwen  ## Qwen3-TTS on a GPU (random weights, 0.6B and 1.7B): bench/results/qwen3_gpu.json
