@@ -5,9 +5,9 @@ probability, realtime/vad.py asks). Pure logic.
 Silero still says where speech and silence are. Once a pause has lasted `first_ms`
 the utterance so far is judged; if the model's probability reaches the eagerness's
 `threshold` the turn ends there. If not, the judgement is repeated each time the
-silence has doubled, and what it must reach falls in proportion to the silence, to
-nothing at `max_ms`: at the longest wait the turn ends anyway (OpenAI's 8 s / 4 s /
-2 s for low / medium / high). Speech again starts the count over (one utterance)."""
+silence has doubled (the model hears the longer silence: its probability rises with
+it), and at `max_ms` the turn ends anyway (OpenAI's 8 s / 4 s / 2 s for low / medium /
+high). Speech again starts the count over (one utterance)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ Level = Literal["low", "medium", "high", "auto"]
 @dataclass(frozen=True)
 class Eagerness:
     first_ms: int  # silence before the first judgement
-    threshold: float  # the probability that ends the turn at the first judgement
+    threshold: float  # the probability that ends the turn
     max_ms: int  # the longest wait: the turn ends after this much silence anyway
 
     def checkpoints(self) -> tuple[int, ...]:
@@ -30,10 +30,6 @@ class Eagerness:
             points.append(at)
             at *= 2
         return tuple(points)
-
-    def needed(self, silent_ms: int) -> float:
-        """What the probability must reach after `silent_ms` of silence."""
-        return self.threshold * max(0.0, 1.0 - silent_ms / self.max_ms)
 
 
 #: the frame grid is 32 ms: 128 / 192 / 384 ms are 4 / 6 / 12 frames of silence
@@ -66,7 +62,7 @@ class Pause:
     def complete(self, silent_ms: int, probability: float) -> bool:
         """The model's verdict after `silent_ms` of silence: does the turn end?"""
         self.seen.append((silent_ms, probability))
-        return probability >= self.eagerness.needed(silent_ms)
+        return probability >= self.eagerness.threshold
 
     def timed_out(self, silent_ms: int) -> bool:
         return silent_ms >= self.eagerness.max_ms
