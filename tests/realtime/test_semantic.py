@@ -38,7 +38,8 @@ class LoudIsSpeech:
 
     def run(self, frames: Floats, state: VadState) -> Floats:
         loud = np.sqrt(np.mean(np.square(frames), axis=1)) > 0.05
-        return loud.astype(np.float32)
+        probabilities: Floats = loud.astype(np.float32)
+        return probabilities
 
 
 class Scripted:
