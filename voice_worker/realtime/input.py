@@ -27,9 +27,11 @@ the utterance is transcribed whole."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.logs import Stopwatch
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest, PayloadTooLarge
 from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds, wav
@@ -50,6 +52,7 @@ from voice_worker.realtime.vad import (
     VadEvent,
 )
 
+log = logging.getLogger(__name__)
 Transcribe = Callable[[bytes], "asyncio.Task[Heard]"]
 
 
@@ -147,8 +150,18 @@ class InputAudio:
             found = self.detector.feed(samples)
         events = [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
         while found and isinstance(found[-1], TurnCheck):  # semantic_vad: judged here
+            check, watch = found[-1], Stopwatch()
             probability = await asyncio.to_thread(self.detector.judge)
             found = self.detector.verdict(probability)
+            log.debug(
+                "end of turn judged",
+                extra={
+                    "silent_ms": check.silent_ms,
+                    "probability": round(probability, 3),
+                    "ended": any(isinstance(e, SpeechStopped) for e in found),
+                    "ms": round(watch.seconds * 1000, 1),
+                },
+            )
             events += [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
         if self.vad is not None and self.speech_item is None:
             # while nobody speaks, keep only what the prefix padding may need
