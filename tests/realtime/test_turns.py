@@ -185,3 +185,25 @@ async def test_session_updated_echoes_semantic_vad(worker: Worker, venice: Any) 
         updated = await until(beta, of_type("session.updated"))
         assert updated.session.turn_detection.type == "semantic_vad"
         assert updated.session.turn_detection.eagerness == "low"
+
+
+async def test_a_false_end_is_cancelled_and_stored_as_one_thought(
+    worker: Worker, venice: Any
+) -> None:
+    # smart-turn hears "And so my fellow Americans" as finished (p ~0.97), and the
+    # speaker goes on after 1.1 s: the response started on it is cancelled before its
+    # audio (the reply waits 1.5 s) and the rest is the same thought
+    venice.scenario = "slow"
+    pcm = jfk_pcm() + people.noise(0.003, 24_000 * 3, seed=2)
+    spoken = people.Spoken(pcm, 24_000, "", speech_end_s=10.6, pauses=())
+    session = detection("semantic_vad", eagerness="medium")
+    session_id, seen, _ = await converse(worker, session, spoken, "response.done", count=2)
+    assert len(of(seen, "input_audio_buffer.committed")) == 2
+    dones = [e for _, e in of(seen, "response.done")]
+    assert [d.response.status for d in dones] == ["cancelled", "completed"]
+    assert dones[0].response.status_details.reason == "turn_detected"
+    kinds = [e.type for _, e in seen]
+    assert "response.output_audio.delta" not in kinds[: kinds.index("response.done")]
+    stored = await history(worker, session_id)
+    assert len(stored) == 2 and stored[1] == "Too late."  # one user message
+    assert {"americans", "country"} <= set(people_words(stored[0])), stored
