@@ -200,7 +200,8 @@ class TurnDetector:
             return events
 
     def _remember(self, samples: Floats) -> None:
-        keep = smart_turn.WINDOW + FRAME * len(self.queue)
+        """The samples the end-of-turn model may read (semantic_vad only)."""
+        keep = smart_turn.WINDOW + FRAME * len(self.queue) if self.config.eagerness else 0
         joined = np.concatenate([self.history, samples])
         cut = max(0, len(joined) - keep)
         self.history = joined[cut:]
