@@ -5,6 +5,7 @@ sentence and on one cut mid-clause."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import time
 from pathlib import Path
@@ -105,13 +106,12 @@ def test_a_finished_thought_ends_at_the_first_judgement() -> None:
     model = Scripted(0.9)
     events = detect(sound(("quiet", 1.0), ("tone", 1.0), ("quiet", 2.0)), model)
     kinds = [type(e) for e in events]
-    assert kinds == [SpeechStarted, SilenceBegan, SilenceBegan, TurnCheck, SpeechStopped]
+    assert kinds == [SpeechStarted, SilenceBegan, TurnCheck, SpeechStopped]
     stopped = events[-1]
     assert isinstance(stopped, SpeechStopped)
     assert stopped.at_ms - stopped.speech_end_ms == 192
-    early, soft = events[1], events[2]
-    assert isinstance(early, SilenceBegan) and early.until_ms - early.at_ms == 96
-    assert isinstance(soft, SilenceBegan) and soft.until_ms == stopped.at_ms  # covers it
+    early = events[1]  # one early transcript, at the soft end's point: it covers the turn
+    assert isinstance(early, SilenceBegan) and early.until_ms == stopped.at_ms
     # the model heard the utterance and 0.5 s before it, up to the checkpoint
     started = events[0]
     assert isinstance(started, SpeechStarted)
@@ -185,3 +185,42 @@ def test_smart_turn_hears_a_finished_sentence_from_one_cut_mid_clause() -> None:
     cut = model.probability(audio[: int(4.5 * 16_000)])
     print(f"smart-turn: finished {finished:.3f}, cut {cut:.3f}, {per_window_ms:.0f} ms")
     assert finished > 0.5 > cut
+
+
+def test_server_vad_transcribes_early_twice_and_commits_the_soft_ending() -> None:
+    detector = TurnDetector(LoudIsSpeech(), VadConfig(silence_duration_ms=500), 96, 192)  # type: ignore[arg-type]
+    audio = sound(("quiet", 0.5), ("tone", 1.0), ("quiet", 1.0))
+    events = [e for i in range(0, len(audio), 320) for e in detector.feed(audio[i : i + 320])]
+    assert [type(e) for e in events] == [SpeechStarted, SilenceBegan, SilenceBegan, SpeechStopped]
+    early, soft = events[1], events[2]
+    assert isinstance(early, SilenceBegan) and early.until_ms - early.at_ms == 96
+    assert isinstance(soft, SilenceBegan) and soft.until_ms - soft.at_ms == 192
+
+
+async def test_the_commit_uses_an_early_transcript_only_if_it_has_the_soft_ending() -> None:
+    from voice_worker.conversation.turn import Heard
+    from voice_worker.realtime.audio import BYTES_PER_MS
+    from voice_worker.realtime.input import InputAudio, TurnEnded
+    from voice_worker.realtime.settings import RealtimeSettings
+
+    tone = (0.3 * np.sin(np.arange(24_000) / 24_000 * 2 * np.pi * 220) * 32767).astype("<i2")
+    pcm = b"\0" * 24_000 + tone.tobytes() + b"\0" * 48_000
+    for window, reused in ((500, True), (160, False)):
+        asked: list[int] = []
+
+        def transcribe(wav: bytes, asked: list[int] = asked) -> asyncio.Task[Heard]:
+            asked.append((len(wav) - 44) // BYTES_PER_MS)
+            return asyncio.create_task(asyncio.sleep(3600))  # type: ignore[arg-type]
+
+        audio = InputAudio(
+            RealtimeSettings(),
+            LoudIsSpeech(),  # type: ignore[arg-type]
+            VadConfig(silence_duration_ms=window),
+            transcribe,
+        )
+        ended = []
+        for i in range(0, len(pcm), 960):
+            ended += [e for e in await audio.append(pcm[i : i + 960]) if isinstance(e, TurnEnded)]
+        (turn,) = ended
+        assert (turn.utterance.early is not None) == reused, (window, asked)
+        audio.close()

@@ -17,7 +17,8 @@ milliseconds of input audio since the connection began, at a frame's edge (32 ms
 resolution). It also says when silence has lasted `early_ms` (`SilenceBegan`), so the
 speech so far can be transcribed while the silence window runs out, again at
 `soft_end_ms` (the speech's soft ending, a last "s" below a tenth of the loudness, is
-in the audio by then), and `SpeechResumed` if the user then goes on.
+in the audio by then; with semantic_vad only then), and `SpeechResumed` if the user
+then goes on.
 
 With `semantic_vad` (`VadConfig.eagerness`) the silence window is not what ends the
 turn: at the checkpoints of realtime/semantic.py the detector stops at a `TurnCheck`
@@ -292,8 +293,10 @@ class TurnDetector:
             events.append(SpeechStopped(end, self.silence_ms))
             self._stopped(self.frames + 1)
             return
-        if self.told < len(self.early_points) and silent >= self.early_points[self.told]:
-            while self.told < len(self.early_points) and silent >= self.early_points[self.told]:
+        # semantic_vad judges at the soft end's point: one early transcript, from there
+        points = self.early_points if c.eagerness is None else self.early_points[-1:]
+        if self.told < len(points) and silent >= points[self.told]:
+            while self.told < len(points) and silent >= points[self.told]:
                 self.told += 1
             events.append(SilenceBegan(self.silence_ms, end))
         if self.pause is not None and self.pause.due(silent):
