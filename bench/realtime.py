@@ -180,9 +180,12 @@ def main() -> None:
     with embedded_worker() as url:
         results = asyncio.run(run(url))
     rows = [people.row(r) for r in results.conversations]
-    print_table("realtime: conversations with people (ms)", rows)
+    turns, stages = people.tables(rows)
+    print_table("realtime, people: turn-taking, end of speech -> first audio (ms)", turns)
+    print_table("realtime, people: stages, p50 ms (client: from the end of speech)", stages)
     barge = [row(label, samples) for label, samples in results.barge_ins.items()]
-    print_table("realtime: barge-in", barge)
+    for r in barge:
+        print_table(f"realtime: {r['series']}", [{k: v for k, v in r.items() if k != "series"}])
     checked = targets(results)
     print_table("targets", checked)
     seconds = time.perf_counter() - started

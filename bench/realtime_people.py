@@ -195,7 +195,15 @@ async def push_to_talk(connection: Connection, thought: Thought) -> Said:
     return out
 
 
+TURN_TAKING = (
+    "series", "noise", "n", "early_responses", "talk_over_ms", "turn_detected",
+    "user_msgs_per_thought", "e2e_p50_ms", "e2e_p95_ms", "wasted_spec_tokens",
+)  # fmt: skip
+CLIENT_STAGES = ("vad_event", "transcript", "first_token", "commit")  # from the end of speech
+
+
 def row(result: Result) -> dict[str, Any]:
+    """The series' figures (ms): turn-taking, then the stages (None: not in this series)."""
     said = result.said
     out: dict[str, Any] = {
         "series": result.series.label,
@@ -204,24 +212,30 @@ def row(result: Result) -> dict[str, Any]:
         "early_responses": sum(s.early for s in said),
         "talk_over_ms": sum(s.talk_over_ms for s in said),
         "turn_detected": sum(s.turn_detected for s in said),
-        "user_msgs_per_thought": (sum(s.user_messages for s in said) / len(said))
-        if said
-        else float("nan"),
-        "wasted_spec_tokens": "n/a" if result.wasted_tokens is None else result.wasted_tokens,
+        "user_msgs_per_thought": sum(s.user_messages for s in said) / max(len(said), 1),
     }
-    for key in ("end_to_first_audio", "vad_event", "transcript", "first_token", "commit"):
+    e2e = [s.values["end_to_first_audio"] for s in said]
+    out["e2e_p50_ms"] = percentile(e2e, 50) * 1000
+    out["e2e_p95_ms"] = percentile(e2e, 95) * 1000
+    out["wasted_spec_tokens"] = "n/a" if result.wasted_tokens is None else result.wasted_tokens
+    for key in CLIENT_STAGES:
         values = [s.values[key] for s in said if key in s.values]
-        if not values:
-            continue
-        name = "e2e" if key == "end_to_first_audio" else key
-        out[f"{name}_p50_ms"] = percentile(values, 50) * 1000
-        if key == "end_to_first_audio":
-            out[f"{name}_p95_ms"] = percentile(values, 95) * 1000
+        out[f"{key}_p50_ms"] = percentile(values, 50) * 1000 if values else None
     for stage in STAGES:
         values = [s.server[stage] for s in said if stage in s.server]
-        if values:
-            out[f"server_{stage}_p50_ms"] = percentile(values, 50) * 1000
+        out[f"server_{stage}_p50_ms"] = percentile(values, 50) * 1000 if values else None
     return out
+
+
+def tables(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows as two tables: turn-taking and end to end; where the time went."""
+    turns = [{k: r[k] for k in TURN_TAKING} for r in rows]
+    stages = [
+        {"series": r["series"], "noise": r["noise"]}
+        | {k: v for k, v in r.items() if k not in TURN_TAKING}
+        for r in rows
+    ]
+    return turns, stages
 
 
 def thoughts_json(result: Result) -> list[dict[str, Any]]:
