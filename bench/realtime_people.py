@@ -34,7 +34,9 @@ from bench.realtime_client import (
 from bench.report import percentile
 from harness.people import Spoken, Thought
 
-THOUGHTS = int(os.environ.get("BENCH_REALTIME_THOUGHTS", "4"))  # per series and noise
+#: per series and noise; the series rotate through the corpus (10 a noise: with 3, each
+#: is said at least once a noise), about 6 minutes in all on 2 free cores
+THOUGHTS = int(os.environ.get("BENCH_REALTIME_THOUGHTS", "3"))
 LISTEN_SECONDS = 0.3  # of the answer's audio, before the client cancels it
 RELEASE_SECONDS = 0.3  # push to talk: the button let go this long after the last word
 STAGES = ("stt", "chat_first_token", "tts_first_audio", "first_audio")
