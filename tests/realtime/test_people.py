@@ -131,7 +131,6 @@ async def test_server_vad_500_ends_the_turn_at_each_long_pause_and_says_so(
     assert word_error_rate(spoken.text, " ".join(users)) <= 0.5, users
 
 
-@pytest.mark.xfail(strict=True, reason="semantic_vad lands on s25-turns")
 async def test_semantic_vad_waits_for_the_end_of_the_thought(worker: Worker, venice: Any) -> None:
     """A pause after "and", after "so" or after an "um" is not the end of a thought: no
     response starts before the person has finished (nothing to cancel, no talk-over), and
