@@ -48,6 +48,13 @@ class RealtimeSettings(BaseModel):
         description="After this much silence the speech so far is transcribed ahead of the "
         "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
     )
+    speculative_replies: bool = Field(
+        True,
+        description="Write the chat reply to the early transcript while the VAD waits for "
+        "the turn's end, used if the user is done (its first words ready at once), dropped "
+        "unseen if they go on. Costs chat tokens that may be wasted (a cloud model bills "
+        "them; voice_worker_speculative_tokens_total counts them).",
+    )
     webrtc_addresses: list[str] = Field(
         default_factory=list,
         description="WebRTC calls (`POST /v1/realtime/calls`): the addresses offered as ICE "
