@@ -86,6 +86,20 @@ async def test_the_same_prompt_takes_what_was_written_and_the_rest() -> None:
     assert tokens("used") == used + 3
 
 
+async def test_a_taken_reply_closed_unread_stops_its_generation() -> None:
+    """A turn cancelled before it read the reply it took: the generation stops anyway."""
+    chat, ahead = Paced(["One ", "two ", "three."]), Speculations()
+    used = tokens("used")
+    speculation = ahead.start("s1", lambda: prepared(ASK), chat.write)
+    chat.go.set()
+    await written(speculation)
+    taken = await ahead.take("s1", ASK)
+    assert taken is not None
+    await taken.aclose()
+    assert chat.closed and speculation.outcome == "used"
+    assert tokens("used") == used + 1
+
+
 async def test_another_prompt_drops_it_and_stops_its_generation() -> None:
     chat, ahead = Paced(["One ", "two ", "three."]), Speculations()
     wasted = tokens("wasted")

@@ -90,26 +90,57 @@ class Speculation:
         self.outcome = outcome
         metrics.speculative(outcome, self.tokens)
 
-    async def replay(self) -> AsyncGenerator[ChatEvent, None]:
-        """Taken by a turn: every event, those written already and the rest as they come;
-        closed early, the generation stops."""
+    def replay(self) -> AsyncGenerator[ChatEvent, None]:
+        """Taken by a turn: every event, those written already and the rest as they come.
+        Closed (even before it is read), the generation stops and is counted as used."""
+        return _Replay(self)
+
+    async def _events(self) -> AsyncGenerator[ChatEvent, None]:
         index = 0
+        while True:
+            if index < len(self.events):
+                index += 1
+                yield self.events[index - 1]
+                continue
+            if self.done:
+                if self.failure is not None:
+                    raise self.failure
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _release(self) -> None:
+        if self.outcome == "used":
+            return
+        self._count("used")
+        self._task.cancel()
+        await self.stopped()
+
+
+class _Replay(AsyncGenerator[ChatEvent, None]):
+    """A speculation's events for the turn that took it; closing it releases the
+    speculation whether or not it was read (a generator not yet started would run no
+    `finally`)."""
+
+    def __init__(self, speculation: Speculation) -> None:
+        self._speculation = speculation
+        self._events = speculation._events()
+
+    async def asend(self, value: None) -> ChatEvent:
         try:
-            while True:
-                if index < len(self.events):
-                    index += 1
-                    yield self.events[index - 1]
-                    continue
-                if self.done:
-                    if self.failure is not None:
-                        raise self.failure
-                    return
-                self._changed.clear()
-                await self._changed.wait()
+            return await self._events.asend(value)
+        except BaseException:
+            await self._speculation._release()
+            raise
+
+    async def athrow(self, *args: Any) -> ChatEvent:
+        return await self._events.athrow(*args)
+
+    async def aclose(self) -> None:
+        try:
+            await self._events.aclose()
         finally:
-            self._task.cancel()
-            await self.stopped()
-            self._count("used")
+            await self._speculation._release()
 
 
 class Speculations:
