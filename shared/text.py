@@ -11,7 +11,8 @@ deltas, one character at a time if need be): it releases each sentence as soon a
 end is certain, and the sentences it releases are exactly `split_sentences` of the
 whole text. Asked to (`first_clause_words`), it releases the first clause of the text
 on its own as soon as it ends (a comma, semicolon, colon or dash after that many
-words): someone waiting for a reply hears it a sentence's synthesis sooner.
+words, or a conjunction such as "and" after a few more): someone waiting for a reply
+hears it a sentence's synthesis sooner.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ _BOUNDARY = re.compile(r"""([.!?…]+["'”’)\]]*)(\s+)|([。！？]+)|(\n\s*\
 #: how many words a first clause needs to be spoken on its own
 FIRST_CLAUSE_WORDS = 4
 _CLAUSE = re.compile(r"[,;:—–](?=\s)|\s[—–](?=\s)")
+#: a clause ends before these words too, once it has CONJUNCTION_EXTRA words more
+_CONJUNCTION = re.compile(r"\s(?=(?:and|but|so|because|which)\s)")
+CONJUNCTION_EXTRA = 2
 
 
 def _ends_with_abbreviation(text: str) -> bool:
@@ -168,10 +172,15 @@ class SentenceBuffer:
         return released
 
     def _first_clause(self) -> list[str]:
-        for match in _CLAUSE.finditer(self._pending):
-            clause = self._pending[: match.end()].strip()
-            if len(clause.split()) >= self.first_clause_words:
-                self._pending = self._pending[match.end() :]
+        """The first clause, once it ends: at a comma, semicolon, colon or dash after
+        `first_clause_words` words, or before a conjunction ("and", "but", ...) after
+        CONJUNCTION_EXTRA more (a shorter phrase before one is rarely a clause)."""
+        ends = [(m.end(), 0) for m in _CLAUSE.finditer(self._pending)]
+        ends += [(m.end(), CONJUNCTION_EXTRA) for m in _CONJUNCTION.finditer(self._pending)]
+        for end, extra in sorted(ends):
+            clause = self._pending[:end].strip()
+            if len(clause.split()) >= self.first_clause_words + extra:
+                self._pending = self._pending[end:]
                 return [clause]
         return []
 

@@ -247,3 +247,39 @@ async def test_without_the_header_a_turn_is_json_as_before(engine: Engine) -> No
     assert body["reply_text"] == "Hello from Venice." and body["usage"]["completion_tokens"] == 7
     rate, seconds, _ = decode(base64.b64decode(body["audio_base64"]))
     assert rate == 22050 and seconds == pytest.approx(body["audio_duration"], abs=0.05)
+
+
+async def test_a_long_first_sentence_is_heard_from_its_first_clause(engine: Engine) -> None:
+    """The first audio says the first clause of the reply, before the rest of its first
+    sentence is even written (the fake writes it only once audio has arrived)."""
+    engine.fake.scenario = "clause"
+    async with httpx.AsyncClient(base_url=engine.url, timeout=60) as client:
+        session = await new_session(client, "pcm")
+        marks: list[tuple[int, str]] = []  # (byte offset, the text whose audio starts)
+        audio, done = bytearray(), None
+        async with client.stream(
+            "POST", f"/api/voice/sessions/{session}/text", json={"text": "Hi!"}, headers=SSE
+        ) as response:
+            async for event in events(response):
+                if event["type"] == "audio.delta":
+                    if event.get("text"):
+                        marks.append((len(audio), event["text"]))
+                    audio += base64.b64decode(event["audio"])
+                    engine.fake.release.set()
+                elif event["type"] == "done":
+                    done = event
+    assert done is not None
+    clause = "Well, the best city to visit is Paris,"
+    assert marks[0] == (0, clause)
+    assert [text for _, text in marks[1:]] == [
+        "a city of art and light that millions of people visit every single year.",
+        "It is lovely.",
+    ]
+    assert engine.voice.texts[0] == clause
+    first = bytes(audio[: marks[1][0]])  # the first clause's audio alone, pcm16 at 22050 Hz
+    from shared.audio.encoding import wav_header
+
+    heard = await LocalWhisperSTT().transcribe(
+        wav_header(22050, len(first)) + first, TranscriptionOptions("en")
+    )
+    assert word_error_rate(clause, heard.text) <= 0.2, heard.text

@@ -100,6 +100,12 @@ def test_the_first_clause_can_go_first() -> None:
     ]
     assert buffer.feed(" end, again, ") == []  # only the first clause goes alone
     assert buffer.close() == ["The end, again,"]
+    joined = SentenceBuffer(first_clause_words=4)
+    assert joined.feed("I like bread and butter and ") == []  # too few words before "and"
+    assert joined.feed("jam on toast and") == []  # "and" may be the start of "Andrew"
+    assert joined.feed(" tea.") == ["I like bread and butter and jam on toast"]
+    assert joined.close() == ["and tea."]
+    assert SentenceBuffer(first_clause_words=4).feed("Sandy and Andrew and Randy went ") == []
     numbers = SentenceBuffer(first_clause_words=2)
     assert numbers.feed("It costs 1,000 dollars") == []  # no space after the comma
     assert numbers.feed(" — more or less") == ["It costs 1,000 dollars —"]

@@ -10,6 +10,8 @@ Generation runs on a thread, one reply at a time (llama.cpp's context is not sha
 token by token into the event loop; closing the stream stops it after the token in
 progress and releases the model. The prompt is built as token ids (chat.local_prompt):
 special tokens are parsed in the chat template's own text only, never in a message.
+Each conversation's evaluated prompt is kept (chat.prompt_states), so its next turn
+evaluates only the new words, whichever sessions spoke in between.
 Tools (chat.tools): a forced call is written under a JSON-schema grammar, so its
 arguments are always valid JSON matching the function's parameters."""
 
@@ -34,6 +36,7 @@ from voice_worker.chat.base import (
     ToolCall,
     upstream_name,
 )
+from voice_worker.chat.prompt_states import PromptStates
 from voice_worker.chat.thinking import ThinkingParser
 from voice_worker.chat.tools import ToolChatEvent, ToolOffer
 from voice_worker.errors import UpstreamFailed, UpstreamUnavailable, VoiceError
@@ -77,6 +80,8 @@ class LocalChat:
         self._llama: Any = None
         self._formatter: Any = None
         self._lock = threading.Lock()
+        # each conversation's evaluated prompt (chat.prompt_states), under `_lock`
+        self.states = PromptStates(prompt_cache_bytes)
 
     def load(self) -> None:
         with self._lock:
@@ -104,13 +109,6 @@ class LocalChat:
         from voice_worker.chat.local_prompt import formatter_of
 
         self._formatter = formatter_of(self._llama)
-        if self.prompt_cache_bytes:
-            # Each conversation's evaluated prompt, kept by its tokens: a session's next
-            # turn resumes from its own history instead of re-reading it after another
-            # session's turn (llama.cpp alone keeps only the last prompt).
-            from llama_cpp.llama_cache import LlamaRAMCache
-
-            self._llama.set_cache(LlamaRAMCache(capacity_bytes=self.prompt_cache_bytes))
 
     def _generate(
         self,
@@ -128,13 +126,14 @@ class LocalChat:
                 from voice_worker.chat.local_prompt import prompt_tokens
 
                 prompt = prompt_tokens(self._llama, self._formatter, messages)
+                shared = self.states.prepare(self._llama, prompt.tokens)
                 tokens = 0
                 grammar = None
                 if schema is not None:  # what it writes is JSON matching `schema`
                     from llama_cpp.llama_grammar import LlamaGrammar
 
                     grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-                for chunk in self._llama.create_completion(
+                completion = self._llama.create_completion(
                     prompt=prompt.tokens,
                     max_tokens=options.max_tokens,
                     temperature=options.temperature,
@@ -143,14 +142,22 @@ class LocalChat:
                     stopping_criteria=prompt.stopping_criteria,
                     grammar=grammar,
                     stream=True,
-                ):
-                    if stop.is_set():
-                        break
-                    content = chunk["choices"][0]["text"]
-                    if content:
-                        tokens += 1
-                        emit(content)
-                usage = {"prompt_tokens": len(prompt.tokens), "completion_tokens": tokens}
+                )
+                with contextlib.closing(completion):
+                    for chunk in completion:
+                        if stop.is_set():
+                            break
+                        content = chunk["choices"][0]["text"]
+                        if content:
+                            tokens += 1
+                            emit(content)
+                self.states.keep(self._llama)
+                usage = {
+                    "prompt_tokens": len(prompt.tokens),
+                    "completion_tokens": tokens,
+                    # read from the kept state, not evaluated again (at least one is)
+                    "cached_tokens": min(shared, len(prompt.tokens) - 1),
+                }
                 emit(ChatEnd(self.model_path.stem, usage))
         except (RuntimeError, ValueError) as exc:  # llama.cpp: context overflow, decode error
             emit(UpstreamFailed(upstream_name(self.name), f"the model failed: {exc}"))
@@ -231,6 +238,7 @@ class LocalChat:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+                self.states.clear()
                 self._formatter = None
 
     async def close(self) -> None:

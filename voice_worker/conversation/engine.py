@@ -33,9 +33,11 @@ from voice_worker.conversation.events import AudioDelta, Transcribed, TurnDone, 
 from voice_worker.conversation.idempotency import IdempotencyKeys
 from voice_worker.conversation.replay import replay
 from voice_worker.conversation.reply import Reply, ReplyWriter, Speaker
+from voice_worker.conversation.speculation import Speculation
 from voice_worker.conversation.turn import Heard, Turn, TurnOptions, TurnResult
 from voice_worker.conversation.turn_begin import TurnStarter
 from voice_worker.conversation.turn_lock import TurnLocks
+from voice_worker.errors import VoiceError
 from voice_worker.observability import metrics
 from voice_worker.store.base import ChatStore, MessageRecord, SessionRecord
 from voice_worker.stt.base import STTProvider
@@ -99,6 +101,19 @@ class VoiceChatEngine:
     ) -> Turn:
         """The turn of what `hear` heard; refused when it heard no words."""
         return self.starter.heard(record, heard, options, watch)
+
+    # -- a reply written ahead (conversation.speculation) ----------------------------
+    def speculate(
+        self, record: SessionRecord, heard: Heard, options: TurnOptions | None = None
+    ) -> Speculation | None:
+        """Write the chat reply to `heard` ahead of the turn's end: a turn of the same
+        words, history and options that runs next takes it (None: nothing to write
+        ahead). Nothing is stored, sent or spoken; `cancel()` drops it."""
+        try:
+            turn = self.starter.heard(record, heard, options)
+        except VoiceError:
+            return None
+        return self.replies.speculate(turn)
 
     # -- running it -------------------------------------------------------------------
     async def run(self, turn: Turn) -> AsyncGenerator[TurnEvent, None]:

@@ -4,7 +4,9 @@ cache), spoken while it is written (conversation.pipeline), and collected as it 
 turn). What the model answers is cleaned of control characters before it is spoken;
 thinking is kept with the reply, never spoken. With the worker's tools (voice_worker.
 tools) the model may call them first: their rounds run inside the chat's stream, what
-it says before a call is spoken too, and the calls are kept in the reply. User text,
+it says before a call is spoken too, and the calls are kept in the reply. A reply may
+have been written ahead (conversation.speculation: `speculate`); a turn whose prompt is
+the one it was written for takes it instead of asking the chat model. User text,
 history and tool output reach the chat provider as plain content: each provider keeps
 it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
@@ -30,6 +32,7 @@ from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnEvent
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, window_step
 from voice_worker.conversation.reply_stream import replayed, speakable_only
+from voice_worker.conversation.speculation import Ask, Speculation, Speculations
 from voice_worker.conversation.turn import Turn, guarded
 from voice_worker.store.base import ChatStore
 from voice_worker.tools.loop import ToolRunner, ToolTrace, with_tools
@@ -94,6 +97,7 @@ class ReplyWriter:
         self.settings = settings
         self.response_cache = response_cache
         self.tools = tools  # the worker's tools, offered to every turn
+        self.ahead = Speculations()  # replies written ahead of a turn's end
 
     async def collect(self, turn: Turn, reply: Reply) -> AsyncGenerator[TurnEvent, None]:
         """The reply's events as it is written and spoken, each kept in `reply` (the
@@ -134,18 +138,42 @@ class ReplyWriter:
             timings["tools"] = reply.tools.seconds
 
     async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent, None]:
+        ask = await self._prompt(turn)
+        if self.tools is not None:
+            written = with_tools(self.chat, ask.messages, ask.options, self.tools, reply.tools)
+        else:
+            ahead = await self.ahead.take(turn.session.id, ask)
+            written = self._write(ask) if ahead is None else ahead
+        return speakable_only(guarded(CHAT, written), self.chat.name)
+
+    async def _prompt(self, turn: Turn) -> Ask:
         record, settings = turn.session, self.settings
         budget = settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
         instructions = turn.options.instructions
         messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
-        options = ChatOptions(settings.max_tokens, settings.temperature)
-        if self.tools is None:
-            written = self.chat.stream(messages, options)
-        else:
-            written = with_tools(self.chat, messages, options, self.tools, reply.tools)
-        return speakable_only(guarded(CHAT, written), self.chat.name)
+        return Ask(tuple(messages), ChatOptions(settings.max_tokens, settings.temperature))
+
+    def _write(self, ask: Ask) -> AsyncGenerator[ChatEvent, None]:
+        return self.chat.stream(list(ask.messages), ask.options)
+
+    def speculate(self, turn: Turn) -> Speculation | None:
+        """The chat reply to `turn` written ahead, for a turn like it to take
+        (conversation.speculation); None when it would not be used: the worker's tools
+        are on (they are not called ahead), or the response cache may answer it."""
+        if self.tools is not None:
+            return None
+
+        async def prepare() -> Ask | None:
+            cache = self.response_cache
+            if cache is not None and cacheable(turn):
+                known = await cache.get(turn.session.id, turn.user.text, turn.role)
+                if known is not None:
+                    return None  # the response cache answers it
+            return await self._prompt(turn)
+
+        return self.ahead.start(turn.session.id, prepare, self._write)
 
     async def remember(self, turn: Turn, reply: Reply) -> None:
         """A reply the chat model wrote, kept in the response cache (when there is one)."""

@@ -82,6 +82,18 @@ IDEMPOTENCY = Counter(
     "result), in_progress (409), mismatch (422, another body).",
     ["outcome"],
 )
+SPECULATIVE_TOKENS = Counter(
+    "voice_worker_speculative_tokens",
+    "Chat tokens written ahead of a realtime turn's end (conversation.speculation; one "
+    "a chat delta, one a token for the local model), by outcome: used (the turn's reply "
+    "took them) or wasted (the speaker went on, or the turn asked something else).",
+    ["outcome"],
+)
+SPECULATIVE_REPLIES = Counter(
+    "voice_worker_speculative_replies",
+    "Replies written ahead of a realtime turn's end, by outcome: used or wasted.",
+    ["outcome"],
+)
 REALTIME_CONNECTIONS = Gauge(
     "voice_worker_realtime_connections",
     "Realtime (WebSocket) connections open now.",
@@ -152,3 +164,9 @@ def sample_memory(force: bool = False) -> None:
     except (OSError, IndexError, ValueError):
         return  # not Linux: the gauge stays absent
     RESIDENT_MEMORY.set(resident_pages * _PAGE)
+
+
+def speculative(outcome: str, tokens: int) -> None:
+    """A reply written ahead, used or wasted, and its tokens."""
+    SPECULATIVE_REPLIES.labels(outcome).inc()
+    SPECULATIVE_TOKENS.labels(outcome).inc(tokens)

@@ -140,7 +140,11 @@ def response_object(
             "input_tokens": prompt,
             "output_tokens": completion,
             "total_tokens": prompt + completion,
-            "input_token_details": {"text_tokens": prompt, "audio_tokens": 0},
+            "input_token_details": {
+                "text_tokens": prompt,
+                "audio_tokens": 0,
+                "cached_tokens": usage.get("cached_tokens", 0),
+            },
             "output_token_details": {"text_tokens": completion, "audio_tokens": 0},
         }
     return RealtimeResponse.model_validate(data)

@@ -104,6 +104,7 @@ class InputAudio:
         self.dropped = 0  # bytes appended before buffer[0]
         self.speech_item: str | None = None  # the speech in progress (server VAD)
         self.early: Early | None = None
+        self.on_early_discarded: Callable[[asyncio.Task[Heard]], None] = _ignored
         self.detector = TurnDetector(
             model,
             vad or VadConfig(),
@@ -215,6 +216,7 @@ class InputAudio:
         reuse = early is not None and min(end, early.silence + soft) <= early.end <= end
         if early is not None and not reuse:
             early.task.cancel()
+            self.on_early_discarded(early.task)
         self._drop(end)
         return Utterance(item_id, audio, early.task if early is not None and reuse else None)
 
@@ -231,6 +233,7 @@ class InputAudio:
     def _discard_early(self) -> None:
         if self.early is not None:
             self.early.task.cancel()
+            self.on_early_discarded(self.early.task)
             self.early = None
 
     def _drop(self, size: int) -> None:
@@ -251,3 +254,7 @@ def _quiet(task: asyncio.Task[Heard]) -> None:
     """An early transcription nobody waits for: its failure is not worth a warning."""
     if not task.cancelled():
         task.exception()
+
+
+def _ignored(task: asyncio.Task[Heard]) -> None:
+    """What a discarded early transcript does to no one."""

