@@ -4,7 +4,9 @@ cache), spoken while it is written (conversation.pipeline), and collected as it 
 turn). What the model answers is cleaned of control characters before it is spoken;
 thinking is kept with the reply, never spoken. With the worker's tools (voice_worker.
 tools) the model may call them first: their rounds run inside the chat's stream, what
-it says before a call is spoken too, and the calls are kept in the reply. User text,
+it says before a call is spoken too, and the calls are kept in the reply; a call of
+one of the client's functions (TurnOptions.functions) ends the reply (`calls`), for
+the client to run (conversation.functions). User text,
 history and tool output reach the chat provider as plain content: each provider keeps
 it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
@@ -23,10 +25,11 @@ from voice_worker.chat.base import (
     ChatReply,
     TextDelta,
     ThinkingDelta,
+    ToolCall,
 )
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
-from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnEvent
+from voice_worker.conversation.events import AudioDelta, FunctionCalled, ReplyDelta, TurnEvent
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, window_step
 from voice_worker.conversation.reply_stream import replayed, speakable_only
@@ -61,6 +64,7 @@ class Reply:
     audio: bytearray = field(default_factory=bytearray)
     end: ChatEnd = field(default_factory=ChatEnd)
     tools: ToolTrace = field(default_factory=ToolTrace)  # the calls the model made
+    calls: list[ToolCall] = field(default_factory=list)  # of the client's functions
 
     @property
     def text(self) -> str:
@@ -76,8 +80,9 @@ class Reply:
 
 
 def cacheable(turn: Turn) -> bool:
-    """Whether the response cache may answer the turn (it knows analyst roles only)."""
-    return turn.options.instructions is None
+    """Whether the response cache may answer the turn (it knows analyst roles only,
+    and nothing of functions)."""
+    return turn.options.instructions is None and turn.options.functions is None
 
 
 class ReplyWriter:
@@ -123,6 +128,9 @@ class ReplyWriter:
                     yield event
                 elif isinstance(event, ChatEnd):
                     reply.end, timings["chat"] = event, watch.seconds
+                elif isinstance(event, ToolCall):
+                    reply.calls.append(event)
+                    yield FunctionCalled(event)
                 elif event.audio or event.text:
                     if event.audio and "first_audio" not in timings:
                         timings["first_audio"] = watch.seconds
@@ -133,18 +141,21 @@ class ReplyWriter:
         if reply.tools.rounds:
             timings["tools"] = reply.tools.seconds
 
-    async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent, None]:
+    async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent | ToolCall, None]:
         record, settings = turn.session, self.settings
         budget = settings.history_max_messages
         total = await self.store.count_messages(record.id) if budget else 0
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
         instructions = turn.options.instructions
         messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
+        messages += turn.continued
         options = ChatOptions(settings.max_tokens, settings.temperature)
-        if self.tools is None:
+        functions = turn.options.functions
+        written: AsyncGenerator[ChatEvent | ToolCall, None]
+        if self.tools is None and functions is None:
             written = self.chat.stream(messages, options)
         else:
-            written = with_tools(self.chat, messages, options, self.tools, reply.tools)
+            written = with_tools(self.chat, messages, options, self.tools, reply.tools, functions)
         return speakable_only(guarded(CHAT, written), self.chat.name)
 
     async def remember(self, turn: Turn, reply: Reply) -> None:

@@ -10,7 +10,9 @@ names `response.audio.*`, `response.audio_transcript.*`, `response.text.*` and
 `conversation.item.created` stand for GA's `response.output_audio.*`,
 `response.output_audio_transcript.*`, `response.output_text.*` and
 `conversation.item.added` (GA's `conversation.item.done` has no beta twin and is not
-sent); items say `audio` / `text` where GA says `output_audio` / `output_text`."""
+sent); items say `audio` / `text` where GA says `output_audio` / `output_text`. Beta's
+`tool_choice` is a string: a function's name where GA says `{"type": "function",
+"name"}`; function tools and the function call events are the same in both."""
 
 from __future__ import annotations
 
@@ -74,11 +76,12 @@ def _audio_input(s: dict[str, Any]) -> dict[str, Any]:
 
 def _session_to_ga(s: dict[str, Any]) -> dict[str, Any]:
     ga: dict[str, Any] = {"type": "realtime"}
+    if "tool_choice" in s:
+        ga["tool_choice"] = _choice_to_ga(s["tool_choice"])
     for beta_name, ga_name in (
         ("instructions", "instructions"),
         ("max_response_output_tokens", "max_output_tokens"),
         ("tools", "tools"),
-        ("tool_choice", "tool_choice"),
         ("tracing", "tracing"),
         ("model", "model"),
     ):
@@ -107,8 +110,10 @@ def _transcription_to_ga(s: dict[str, Any]) -> dict[str, Any]:
 
 def _response_to_ga(r: dict[str, Any]) -> dict[str, Any]:
     ga: dict[str, Any] = {
-        k: r[k] for k in ("instructions", "metadata", "conversation", "input") if k in r
+        k: r[k] for k in ("instructions", "metadata", "conversation", "input", "tools") if k in r
     }
+    if "tool_choice" in r:
+        ga["tool_choice"] = _choice_to_ga(r["tool_choice"])
     if r.get("modalities") is not None:
         ga["output_modalities"] = ["audio"] if "audio" in r["modalities"] else ["text"]
     if "max_response_output_tokens" in r:
@@ -121,6 +126,13 @@ def _response_to_ga(r: dict[str, Any]) -> dict[str, Any]:
     if output:
         ga["audio"] = {"output": output}
     return ga
+
+
+def _choice_to_ga(choice: Any) -> Any:
+    """Beta's `tool_choice` string: a mode, or the name of the function to call."""
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        return {"type": "function", "name": choice}
+    return choice
 
 
 def _present(d: dict[str, Any]) -> dict[str, Any]:
@@ -169,9 +181,14 @@ def _session_from_ga(s: dict[str, Any]) -> dict[str, Any]:
         "output_audio_format": _format_name(audio_out.get("format")),
         "input_audio_transcription": audio_in.get("transcription"),
         "turn_detection": audio_in.get("turn_detection"),
-        "tools": [],
+        "tools": s.get("tools", []),
+        "tool_choice": _choice_from_ga(s.get("tool_choice")),
     }
     return {k: v for k, v in beta.items() if v is not None or k == "turn_detection"}
+
+
+def _choice_from_ga(choice: Any) -> Any:
+    return choice.get("name") if isinstance(choice, dict) else choice
 
 
 def _transcription_session(s: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +203,8 @@ def _transcription_session(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _item_from_ga(item: dict[str, Any]) -> dict[str, Any]:
+    if "content" not in item:  # a function call or its output: the same in beta
+        return item
     parts = {"output_audio": "audio", "output_text": "text"}
     content = [
         {**part, "type": parts.get(part.get("type", ""), part.get("type"))}

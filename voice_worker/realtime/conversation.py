@@ -18,28 +18,42 @@ stored). An assistant item's stored reply is cut to nothing heard, as truncating
 at 0 ms does (LiveKit deletes the item it would truncate there): the model reads
 next that it said nothing. The response that is writing the item is cancelled first.
 A user item already answered (or being answered) leaves the connection's items but
-stays in the stored history, with the reply to it."""
+stays in the stored history, with the reply to it.
+
+The client's functions: a response whose model called some leaves its turn paused
+(`paused`, realtime/response.py); `conversation.item.create` of a `function_call_output`
+answers one of its calls (an unknown `call_id` is an error naming it), and the next
+response goes on with that turn (conversation.functions). New user words before that
+store the paused turn as it stands and begin the next."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from openai.types.realtime import (
     ConversationItemCreateEvent,
     ConversationItemDeletedEvent,
     ConversationItemTruncateEvent,
+    RealtimeConversationItemFunctionCallOutput,
 )
 from openai.types.realtime.realtime_server_event import ConversationItemRetrieved
 from pydantic import BaseModel
 
-from voice_worker.errors import InvalidRequest
+from voice_worker.conversation.events import TurnPaused
+from voice_worker.conversation.functions import resumed, waiting
+from voice_worker.errors import InvalidRequest, VoiceError
 from voice_worker.ratelimit.meter import spend_request
 from voice_worker.realtime import events as ev
 from voice_worker.realtime import truncation
+from voice_worker.realtime.function_items import output_item
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, typed_text
 from voice_worker.realtime.response import ResponseContext, ResponseRun
 from voice_worker.realtime.response_request import ResponseRequest
+
+log = logging.getLogger(__name__)
+MAX_OUTPUT_CHARS = 32_000  # a function's output, as the client gives it
 
 
 class Conversation:
@@ -50,6 +64,8 @@ class Conversation:
         self.response: ResponseRun | None = None
         self.settled: ResponseRun | None = None  # the last response taken in
         self.replies: dict[str, Reply] = {}
+        self.paused: TurnPaused | None = None  # a turn waiting for function outputs
+        self.outputs: dict[str, str] = {}  # the outputs given so far, by call id
 
     # user items -------------------------------------------------------------------
     def add_typed(self, event: ConversationItemCreateEvent) -> None:
@@ -58,6 +74,9 @@ class Conversation:
             raise InvalidRequest(
                 "a transcription session has no conversation", param="item", code="invalid_value"
             )
+        if isinstance(event.item, RealtimeConversationItemFunctionCallOutput):
+            self.add_output(event.item)
+            return
         text = self.context.engine.check_text(typed_text(event.item), param="item.content")
         item_id = event.item.id or new_id("item")
         added = ev.user_item(item_id, text=text)
@@ -65,6 +84,29 @@ class Conversation:
         self.context.outbox.put(ev.item_added(added, previous))
         self.context.outbox.put(ev.item_done(added, previous))
         self.pending.append(UserItem(item_id, text=text))
+
+    def add_output(self, item: RealtimeConversationItemFunctionCallOutput) -> None:
+        """A `function_call_output`: what one of the paused turn's calls returned."""
+        assert self.context is not None
+        self._settle()
+        calls = {call.id for call in waiting(self.paused.turn)} if self.paused else set()
+        if item.call_id not in calls:
+            raise InvalidRequest(
+                f"Tool call ID '{item.call_id}' not found in conversation.",
+                param="item.call_id",
+                code="invalid_value",
+            )
+        if len(item.output) > MAX_OUTPUT_CHARS:
+            raise InvalidRequest(
+                f"item.output has {len(item.output)} characters; at most {MAX_OUTPUT_CHARS}",
+                param="item.output",
+                code="string_above_max_length",
+            )
+        added = output_item(item.id or new_id("item"), item.call_id, item.output)
+        previous = self.items.add(added)
+        self.context.outbox.put(ev.item_added(added, previous))
+        self.context.outbox.put(ev.item_done(added, previous))
+        self.outputs[item.call_id] = item.output
 
     def forget(self, item_id: str) -> None:
         """A transcription session's item, transcribed: nothing will answer it."""
@@ -141,8 +183,16 @@ class Conversation:
             )
         await spend_request("turns")  # the caller's budget: a response is a turn
         self._settle()
+        continuing = None
+        if self.paused is not None and not self.pending:  # the outputs given: go on
+            continuing = resumed(self.paused.turn, self.outputs)
+            self.paused, self.outputs = None, {}
+        elif self.paused is not None:  # new words instead: the paused turn is stored so
+            await self._store_paused()
         items, self.pending = self.pending, []
-        run = ResponseRun(self.context, request, items=items, item_list=self.items)
+        run = ResponseRun(
+            self.context, request, items=items, item_list=self.items, continuing=continuing
+        )
         self.response = run
         run.start()
 
@@ -169,6 +219,18 @@ class Conversation:
             self.replies[outcome.reply.item_id] = outcome.reply
         # the unanswered wait again, but for those the client deleted meanwhile
         self.pending[:0] = [i for i in outcome.unanswered if self.items.get(i.id) is not None]
+        if outcome.paused is not None:
+            self.paused, self.outputs = outcome.paused, {}
+
+    async def _store_paused(self) -> None:
+        paused, outputs = self.paused, self.outputs
+        self.paused, self.outputs = None, {}
+        if paused is None or self.context is None:
+            return
+        try:
+            await self.context.engine.store_paused(resumed(paused.turn, outputs))
+        except VoiceError as exc:
+            log.warning("paused turn not stored", extra={"error": exc.message})
 
     async def close(self) -> None:
         """The connection ended: a response in progress stops and stores nothing, and
@@ -177,6 +239,7 @@ class Conversation:
             self.response.task.cancel()
             await asyncio.gather(self.response.task, return_exceptions=True)
         self._settle()
+        await self._store_paused()
         for item in self.pending:
             if item.heard is not None:
                 item.heard.cancel()

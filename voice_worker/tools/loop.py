@@ -2,7 +2,13 @@
 (side by side), their outputs go back to it as `tool` messages, and it is asked again,
 at most `max_rounds` times; the last request lets it call none (`tool_choice: none`),
 so it must answer. What it says before a call ("let me check") streams as it is
-written, like the answer; the calls and their outputs are kept in the `ToolTrace`."""
+written, like the answer; the calls and their outputs are kept in the `ToolTrace`.
+
+A client's functions (the realtime protocol's function tools) are offered with the
+worker's tools, under the client's `tool_choice` in the first round; a call of one
+is not run here: it is yielded (a ToolCall) and the rounds end, the model's messages
+so far kept in the trace (`history`), to go on once the client has given the outputs
+(a turn paused: conversation.functions)."""
 
 from __future__ import annotations
 
@@ -42,6 +48,8 @@ class ToolTrace:
     outputs: list[ToolOutput] = field(default_factory=list)
     rounds: int = 0
     seconds: float = 0.0  # waiting for tools (a round's calls run side by side)
+    #: the messages the rounds added (calls and outputs), when a client's call ended them
+    history: list[ChatMessage] = field(default_factory=list)
 
     def stored(self) -> list[dict[str, Any]]:
         """The calls as the reply's message keeps them (JSON)."""
@@ -75,20 +83,29 @@ async def with_tools(
     chat: ChatProvider,
     messages: Sequence[ChatMessage],
     options: ChatOptions,
-    runner: ToolRunner,
+    runner: ToolRunner | None,
     trace: ToolTrace,
-) -> AsyncGenerator[ChatEvent, None]:
+    functions: ToolOffer | None = None,
+) -> AsyncGenerator[ChatEvent | ToolCall, None]:
     """The reply to `messages`, the tools' rounds in it; a provider that takes no tools,
-    or no tool on offer, is asked as usual."""
-    tools = await runner.offer() if isinstance(chat, SupportsTools) else ()
+    or no tool on offer (or `functions` choosing none), is asked as usual. A call of one
+    of `functions` is yielded, and ends the reply."""
+    takes = isinstance(chat, SupportsTools) and not (functions and functions.choice == "none")
+    own = await runner.offer() if runner is not None and takes else ()
+    theirs = functions.tools if functions is not None and takes else ()
+    names = {tool.name for tool in theirs}
+    tools = (*theirs, *(tool for tool in own if tool.name not in names))
     if not isinstance(chat, SupportsTools) or not tools:
         async with contextlib.aclosing(chat.stream(messages, options)) as plain:
             async for item in plain:
                 yield item
         return
+    max_rounds = runner.max_rounds if runner is not None else 1
     history, usage, model, spoke = list(messages), dict[str, int](), "", False
-    for round_ in range(runner.max_rounds + 1):
-        choice: ToolChoice = "auto" if round_ < runner.max_rounds else "none"
+    for round_ in range(max_rounds + 1):
+        choice: ToolChoice = "auto" if round_ < max_rounds else "none"
+        if round_ == 0 and functions is not None:
+            choice = functions.choice
         said: list[str] = []
         calls: list[ToolCall] = []
         events = chat.stream_tools(history, options, ToolOffer(tools, choice))
@@ -111,11 +128,18 @@ async def with_tools(
         spoke = spoke or bool("".join(said).strip())
         if not calls or choice == "none":
             break
+        ours = [call for call in calls if call.name not in names]
         start = time.monotonic()
-        outputs = await asyncio.gather(*(runner.run(call) for call in calls))
+        outputs = await asyncio.gather(*(runner.run(c) for c in ours)) if runner else []
         trace.seconds += time.monotonic() - start
         trace.rounds += 1
         trace.outputs += outputs
         history.append(ChatMessage("assistant", "".join(said).strip(), tuple(calls)))
         history += [ChatMessage("tool", o.output, tool_call_id=o.call.id) for o in outputs]
+        if len(ours) < len(calls):  # the client runs the rest: the reply ends here
+            trace.history = history[len(messages) :]
+            for call in calls:
+                if call.name in names:
+                    yield call
+            break
     yield ChatEnd(model, usage)
