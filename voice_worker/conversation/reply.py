@@ -82,7 +82,8 @@ class Reply:
 def cacheable(turn: Turn) -> bool:
     """Whether the response cache may answer the turn (it knows analyst roles only,
     and nothing of functions)."""
-    return turn.options.instructions is None and turn.options.functions is None
+    options = turn.options
+    return options.instructions is None and options.functions is None and options.tools is None
 
 
 class ReplyWriter:
@@ -150,12 +151,12 @@ class ReplyWriter:
         messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
         messages += turn.continued
         options = ChatOptions(settings.max_tokens, settings.temperature)
-        functions = turn.options.functions
+        functions, tools = turn.options.functions, turn.options.tools or self.tools
         written: AsyncGenerator[ChatEvent | ToolCall, None]
-        if self.tools is None and functions is None:
+        if tools is None and functions is None:
             written = self.chat.stream(messages, options)
         else:
-            written = with_tools(self.chat, messages, options, self.tools, reply.tools, functions)
+            written = with_tools(self.chat, messages, options, tools, reply.tools, functions)
         return speakable_only(guarded(CHAT, written), self.chat.name)
 
     async def remember(self, turn: Turn, reply: Reply) -> None:

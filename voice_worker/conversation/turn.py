@@ -20,6 +20,7 @@ from voice_worker.chat.tools import ToolOffer
 from voice_worker.errors import UpstreamFailed, VoiceError
 from voice_worker.store.base import NewMessage, SessionRecord
 from voice_worker.stt.base import Transcript
+from voice_worker.tools.loop import ToolRunner
 from voice_worker.tts.base import SpeechOptions
 
 if TYPE_CHECKING:
@@ -55,7 +56,8 @@ class TurnOptions:
     session's own). A transport's per-connection state goes here, never into the
     stored settings: the realtime protocol's `instructions`, its output audio (PCM
     at 24 kHz, its voice and speed) and the client's functions (`functions`: a call of
-    one pauses the turn, conversation.functions)."""
+    one pauses the turn, conversation.functions) and the MCP servers it named (`tools`,
+    instead of the worker's own)."""
 
     instructions: str | None = None  # the system persona instead of the analyst role's
     audio_format: AudioFormat | None = None
@@ -63,6 +65,7 @@ class TurnOptions:
     voice: str | None = None
     speed: float | None = None
     functions: ToolOffer | None = None
+    tools: ToolRunner | None = None  # the tools the worker runs (None: its own servers)
 
     def speech(self, base: SpeechOptions) -> SpeechOptions:
         return replace(

@@ -12,7 +12,8 @@ names `response.audio.*`, `response.audio_transcript.*`, `response.text.*` and
 `conversation.item.added` (GA's `conversation.item.done` has no beta twin and is not
 sent); items say `audio` / `text` where GA says `output_audio` / `output_text`. Beta's
 `tool_choice` is a string: a function's name where GA says `{"type": "function",
-"name"}`; function tools and the function call events are the same in both."""
+"name"}`; function tools and the function call events are the same in both. GA's
+MCP items and events have no beta twins: a beta client is not sent them."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ RENAMES = {
     "conversation.item.added": "conversation.item.created",
 }
 NOT_IN_BETA = frozenset({"conversation.item.done"})
+BETA_ITEMS = frozenset({"message", "function_call", "function_call_output"})
 SERVER_EVENTS: dict[str, type[BaseModel]] = {
     get_args(m.model_fields["type"].annotation)[0]: m
     for m in get_args(get_args(BetaServerEvent)[0])
@@ -146,8 +148,10 @@ def server_from_ga(event: BaseModel) -> BaseModel | None:
     """The beta event of a GA server event (None: beta has no such event)."""
     data = event.model_dump(exclude_unset=True)
     kind = data["type"]
-    if kind in NOT_IN_BETA:
-        return None
+    if kind in NOT_IN_BETA or RENAMES.get(kind, kind) not in SERVER_EVENTS:
+        return None  # beta has no such event (GA's MCP events)
+    if (data.get("item") or {}).get("type", "message") not in BETA_ITEMS:
+        return None  # nor such an item (GA's MCP items)
     data["type"] = RENAMES.get(kind, kind)
     if kind in ("session.created", "session.updated"):
         if data["session"].get("type") == "transcription":

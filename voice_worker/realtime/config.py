@@ -17,6 +17,7 @@ the transcription model, ...) are accepted and have no effect."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from voice_worker.chat.tools import Tool, ToolChoice
 from voice_worker.errors import InvalidRequest
 from voice_worker.realtime.formats import Format, format_object, parse_format
 from voice_worker.realtime.functions_config import offered, wire_choice, wire_tools
+from voice_worker.realtime.mcp_config import McpOffer, mcp_offer, wire_mcp
 from voice_worker.realtime.vad import VadConfig
 
 Kind = Literal["realtime", "transcription"]
@@ -54,6 +56,7 @@ class RealtimeConfig:
     output_format: Format = "audio/pcm"
     tools: tuple[Tool, ...] = ()  # the client's functions
     tool_choice: ToolChoice = "auto"
+    mcp: McpOffer = field(default_factory=McpOffer)  # MCP servers the worker calls
 
 
 def _unsupported(message: str, param: str) -> InvalidRequest:
@@ -117,6 +120,7 @@ def apply_update(
     config: RealtimeConfig,
     session: RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest,
     max_instructions: int,
+    allowed_mcp_urls: Sequence[str] = (),
 ) -> RealtimeConfig:
     """`config` changed by a `session.update`'s session (only the fields it sets)."""
     if session.type != config.kind:
@@ -148,6 +152,8 @@ def apply_update(
                 session.tools, session.tool_choice, config.tools, config.tool_choice, "session"
             )
             changes |= {"tools": tools, "tool_choice": choice}
+        if session.tools is not None:
+            changes["mcp"] = mcp_offer(session.tools, allowed_mcp_urls, "session.tools")
     audio = session.audio
     audio_in = audio.input if audio else None
     if audio_in is not None:
@@ -229,7 +235,7 @@ def session_object(
             "output_modalities": ["audio"],
             "instructions": instructions,
             "audio": {"input": audio_in, "output": audio_out},
-            "tools": wire_tools(config.tools),
+            "tools": [*wire_tools(config.tools), *wire_mcp(config.mcp)],
             "tool_choice": wire_choice(config.tool_choice),
         }
     )

@@ -24,7 +24,9 @@ The client's functions: a response whose model called some leaves its turn pause
 (`paused`, realtime/response.py); `conversation.item.create` of a `function_call_output`
 answers one of its calls (an unknown `call_id` is an error naming it), and the next
 response goes on with that turn (conversation.functions). New user words before that
-store the paused turn as it stands and begin the next."""
+store the paused turn as it stands and begin the next. An MCP call that waits for
+approval is answered by an `mcp_approval_response` (approved: run at the start of the
+next response; not: the model reads that it was not approved)."""
 
 from __future__ import annotations
 
@@ -35,11 +37,14 @@ from openai.types.realtime import (
     ConversationItemCreateEvent,
     ConversationItemDeletedEvent,
     ConversationItemTruncateEvent,
+    RealtimeConversationItemAssistantMessage,
     RealtimeConversationItemFunctionCallOutput,
+    RealtimeMcpApprovalResponse,
 )
 from openai.types.realtime.realtime_server_event import ConversationItemRetrieved
 from pydantic import BaseModel
 
+from voice_worker.chat.base import ToolCall
 from voice_worker.conversation.events import TurnPaused
 from voice_worker.conversation.functions import resumed, waiting
 from voice_worker.errors import InvalidRequest, VoiceError
@@ -49,11 +54,13 @@ from voice_worker.realtime import truncation
 from voice_worker.realtime.function_items import output_item
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, typed_text
-from voice_worker.realtime.response import ResponseContext, ResponseRun
+from voice_worker.realtime.mcp_items import approval_response
+from voice_worker.realtime.response import Continuing, ResponseContext, ResponseRun
 from voice_worker.realtime.response_request import ResponseRequest
 
 log = logging.getLogger(__name__)
 MAX_OUTPUT_CHARS = 32_000  # a function's output, as the client gives it
+DENIED = "error: the user did not approve this call"
 
 
 class Conversation:
@@ -66,6 +73,8 @@ class Conversation:
         self.replies: dict[str, Reply] = {}
         self.paused: TurnPaused | None = None  # a turn waiting for function outputs
         self.outputs: dict[str, str] = {}  # the outputs given so far, by call id
+        self.approvals: dict[str, ToolCall] = {}  # its MCP calls waiting, by request id
+        self.decisions: dict[str, bool] = {}  # the client's answers, by request id
 
     # user items -------------------------------------------------------------------
     def add_typed(self, event: ConversationItemCreateEvent) -> None:
@@ -76,6 +85,9 @@ class Conversation:
             )
         if isinstance(event.item, RealtimeConversationItemFunctionCallOutput):
             self.add_output(event.item)
+            return
+        if isinstance(event.item, RealtimeMcpApprovalResponse):
+            self.add_approval(event.item)
             return
         text = self.context.engine.check_text(typed_text(event.item), param="item.content")
         item_id = event.item.id or new_id("item")
@@ -107,6 +119,34 @@ class Conversation:
         self.context.outbox.put(ev.item_added(added, previous))
         self.context.outbox.put(ev.item_done(added, previous))
         self.outputs[item.call_id] = item.output
+
+    def add_approval(self, item: RealtimeMcpApprovalResponse) -> None:
+        """An `mcp_approval_response`: the client allows (or not) an MCP call."""
+        assert self.context is not None
+        self._settle()
+        if item.approval_request_id not in self.approvals:
+            raise InvalidRequest(
+                f"Approval request '{item.approval_request_id}' not found in conversation.",
+                param="item.approval_request_id",
+                code="invalid_value",
+            )
+        added = approval_response(item)
+        previous = self.items.add(added)
+        self.context.outbox.put(ev.item_added(added, previous))
+        self.context.outbox.put(ev.item_done(added, previous))
+        self.decisions[item.approval_request_id] = item.approve
+
+    def _continuing(self, paused: TurnPaused) -> Continuing:
+        """The paused turn, to go on with what the client gave: its outputs, its
+        approvals (a call not approved gives the model an error output)."""
+        outputs, approved = dict(self.outputs), []
+        for request, call in self.approvals.items():
+            if self.decisions.get(request):
+                approved.append(call)
+            else:
+                outputs[call.id] = DENIED
+        self.paused, self.outputs, self.approvals, self.decisions = None, {}, {}, {}
+        return Continuing(paused, outputs, tuple(approved))
 
     def forget(self, item_id: str) -> None:
         """A transcription session's item, transcribed: nothing will answer it."""
@@ -162,7 +202,10 @@ class Conversation:
             engine, record = self.context.engine, self.context.record
             await engine.truncate_reply(record.id, cut.message_id, cut.heard, cut.seconds)
         item = self.items.get(event.item_id)
-        if item is not None and item.status is not None and item.status != "in_progress":
+        if isinstance(item, RealtimeConversationItemAssistantMessage) and item.status not in (
+            None,
+            "in_progress",
+        ):
             self.items.update(ev.assistant_item(event.item_id, item.status, cut.heard))
         return truncation.truncated(event)
 
@@ -185,8 +228,7 @@ class Conversation:
         self._settle()
         continuing = None
         if self.paused is not None and not self.pending:  # the outputs given: go on
-            continuing = resumed(self.paused.turn, self.outputs)
-            self.paused, self.outputs = None, {}
+            continuing = self._continuing(self.paused)
         elif self.paused is not None:  # new words instead: the paused turn is stored so
             await self._store_paused()
         items, self.pending = self.pending, []
@@ -221,14 +263,15 @@ class Conversation:
         self.pending[:0] = [i for i in outcome.unanswered if self.items.get(i.id) is not None]
         if outcome.paused is not None:
             self.paused, self.outputs = outcome.paused, {}
+            self.approvals, self.decisions = dict(outcome.approvals), {}
 
     async def _store_paused(self) -> None:
-        paused, outputs = self.paused, self.outputs
-        self.paused, self.outputs = None, {}
-        if paused is None or self.context is None:
+        if self.paused is None or self.context is None:
             return
+        continuing = self._continuing(self.paused)
         try:
-            await self.context.engine.store_paused(resumed(paused.turn, outputs))
+            turn = resumed(continuing.paused.turn, continuing.outputs)
+            await self.context.engine.store_paused(turn)
         except VoiceError as exc:
             log.warning("paused turn not stored", extra={"error": exc.message})
 

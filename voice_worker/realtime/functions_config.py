@@ -114,12 +114,14 @@ def offered(
 ) -> tuple[tuple[Tool, ...], ToolChoice]:
     """The functions and the choice after a `session.update` or for a `response.create`
     (`prefix`: `session` or `response`) that sets `tools` and/or `tool_choice` (None:
-    kept as they are). Tool types other than function are refused here."""
+    kept as they are). A session's `mcp` entries are read by realtime/mcp_config.py;
+    a response's own are refused."""
     if tools is not None:
+        kinds = (None, "function", "mcp") if prefix == "session" else (None, "function")
         for i, tool in enumerate(tools):
-            if getattr(tool, "type", None) not in (None, "function"):
+            if getattr(tool, "type", None) not in kinds:
                 raise InvalidRequest(
-                    f"{prefix}.tools[{i}].type: only function tools are supported",
+                    f"{prefix}.tools[{i}].type: only function tools are supported here",
                     param=f"{prefix}.tools[{i}].type",
                     code="unsupported_value",
                 )

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 
 from openai.types.realtime import (
     ConversationItem,
-    RealtimeConversationItemAssistantMessage,
-    RealtimeConversationItemFunctionCall,
-    RealtimeConversationItemFunctionCallOutput,
     RealtimeConversationItemUserMessage,
 )
 
@@ -26,12 +23,7 @@ from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest
 from voice_worker.stt.base import Transcript
 
-Item = (
-    RealtimeConversationItemUserMessage
-    | RealtimeConversationItemAssistantMessage
-    | RealtimeConversationItemFunctionCall
-    | RealtimeConversationItemFunctionCallOutput
-)
+Item = ConversationItem  # messages, function calls and outputs, MCP items
 #: the items a connection remembers; past it the oldest are forgotten (not retrievable)
 MAX_ITEMS = 1000
 

@@ -36,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openai.types.realtime import ResponseCreatedEvent, ResponseDoneEvent
@@ -44,6 +44,7 @@ from pydantic import BaseModel
 
 from shared.logs import Stopwatch
 from voice_worker.auth.principal import Principal
+from voice_worker.chat.base import ToolCall
 from voice_worker.conversation.engine import VoiceChatEngine
 from voice_worker.conversation.events import (
     AudioDelta,
@@ -52,6 +53,7 @@ from voice_worker.conversation.events import (
     TurnDone,
     TurnPaused,
 )
+from voice_worker.conversation.functions import resumed
 from voice_worker.conversation.heard import SpokenReply
 from voice_worker.conversation.turn import Heard, Turn, TurnResult
 from voice_worker.errors import VoiceError
@@ -61,6 +63,8 @@ from voice_worker.realtime.formats import OutputEncoder
 from voice_worker.realtime.function_items import call_events, call_item
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, user_words
+from voice_worker.realtime.mcp_items import ReportedTools, approval_request, requested
+from voice_worker.realtime.mcp_tools import SessionTools
 from voice_worker.realtime.outbox import AudioMark, Outbox
 from voice_worker.realtime.output import Output
 from voice_worker.realtime.response_request import ResponseRequest
@@ -90,6 +94,17 @@ class ResponseOutcome:
     reply: Reply | None  # its assistant item, once opened (the client may truncate it)
     unanswered: tuple[UserItem, ...] = ()  # user items that wait for the next response
     paused: TurnPaused | None = None  # the turn waits for the client's function outputs
+    approvals: dict[str, ToolCall] = field(default_factory=dict)  # by approval request id
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """A paused turn a response goes on with: the outputs the client gave, and the
+    MCP calls it approved (run first, in this response)."""
+
+    paused: TurnPaused
+    outputs: dict[str, str]
+    approved: tuple[ToolCall, ...] = ()
 
 
 class ResponseRun:
@@ -100,14 +115,20 @@ class ResponseRun:
         *,
         items: Sequence[UserItem],
         item_list: ItemList,
-        continuing: Turn | None = None,
+        continuing: Continuing | None = None,
     ) -> None:
         self.context, self.outbox = context, context.outbox
         self.options, self.metadata = request.options, request.metadata
         self.items, self.item_list = tuple(items), item_list
         self.continuing = continuing  # a paused turn this response goes on with
-        self.lazy = self.options.functions is not None  # its message opened once it speaks
-        self.calls: list[BaseModel] = []  # its function_call items, done
+        self.session_tools = self.options.tools
+        if isinstance(self.session_tools, SessionTools):  # its calls told as mcp_call items
+            tools = ReportedTools(self.session_tools, self)
+            self.options = replace(self.options, tools=tools)
+        # with tools, its message item is opened once it speaks (a call alone is no message)
+        self.lazy = self.options.functions is not None or self.options.tools is not None
+        self.outputs: dict[int, BaseModel] = {}  # its output items by output_index
+        self.approvals: dict[str, ToolCall] = {}
         self.paused: TurnPaused | None = None
         self.said: list[str] = []
         self.id, self.item_id = new_id("resp"), new_id("item")
@@ -151,28 +172,51 @@ class ResponseRun:
             failure = exc
         return await self._finish("failed" if failure else "completed", error=failure)
 
+    # its output items (realtime/mcp_items.Place) ------------------------------------
+    def reserve(self, item: BaseModel) -> tuple[int, str | None]:
+        index = len(self.outputs)
+        self.outputs[index] = item
+        return index, self.item_list.add(item)  # type: ignore[arg-type]
+
+    def place(self, index: int, item: BaseModel) -> None:
+        self.outputs[index] = item
+        self.item_list.update(item)  # type: ignore[arg-type]
+
+    def put(self, event: BaseModel) -> None:
+        self.outbox.put(event)
+
     def _open(self) -> None:
         """The assistant message item, after the item that is last now."""
-        previous = self.item_list.add(ev.assistant_item(self.item_id, "in_progress"))
-        self.output = replace(self.output, previous_item=previous)
+        index, previous = self.reserve(ev.assistant_item(self.item_id, "in_progress"))
+        self.output = replace(self.output, previous_item=previous, index=index)
         for opened in self.output.opened():
             self.outbox.put(opened)
         self.item_started = True
 
     def _called(self, event: FunctionCalled) -> None:
+        """A call for the client: a function's, or an MCP call that waits for approval."""
+        tools = self.session_tools
+        if isinstance(tools, SessionTools) and tools.entry_of(event.call.name) is not None:
+            request = approval_request(tools.label_of(event.call.name), event.call)
+            requested(self, request)
+            self.approvals[request.id] = event.call
+            return
         item_id = new_id("item")
-        index = len(self.calls) + (1 if self.item_started else 0)
-        previous = self.item_list.add(call_item(item_id, event.call, "in_progress"))
+        index, previous = self.reserve(call_item(item_id, event.call, "in_progress"))
         done, events = call_events(self.id, index, item_id, event.call, previous)
-        self.item_list.update(done)
+        self.place(index, done)
         for item_event in events:
             self.outbox.put(item_event)
-        self.calls.append(done)
 
     async def _begin(self) -> Turn:
         engine, record = self.context.engine, self.context.record
         if self.continuing is not None:
-            self.turn = replace(self.continuing, options=self.options)
+            outputs, runner = dict(self.continuing.outputs), self.options.tools
+            for call in self.continuing.approved:
+                if runner is not None:
+                    outputs[call.id] = (await runner.run(call)).output
+            turn = resumed(self.continuing.paused.turn, outputs)
+            self.turn = replace(turn, options=self.options)
             return self.turn
         said = user_words([await item.words() for item in self.items])
         if isinstance(said, Heard):
@@ -259,15 +303,16 @@ class ResponseRun:
                 self.outbox.put(done)
             self.item_list.update(item)
             reply = Reply(self.item_id, self.spoken, message_id)
-            output.append(item)
-        output += self.calls
+            self.outputs[self.output.index] = item
+        output += [self.outputs[i] for i in sorted(self.outputs)]
         usage = self.result.usage if self.result is not None else None
         response = self._object(status, output, reason, error, usage)
         self.outbox.put(ev.event(ResponseDoneEvent, response=response))
         paused = self.paused if status == "completed" else None
         if status == "failed" and self.continuing is not None:
-            paused = TurnPaused(self.continuing, ())  # the next response may go on with it
-        self.outcome = ResponseOutcome(status, reply, unanswered, paused)
+            paused = self.continuing.paused  # the next response may go on with it
+        approvals = self.approvals if paused is not None else {}
+        self.outcome = ResponseOutcome(status, reply, unanswered, paused, approvals)
         return self.outcome
 
     async def _store_heard(self, heard: str) -> tuple[int | None, tuple[UserItem, ...]]:

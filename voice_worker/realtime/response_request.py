@@ -20,6 +20,7 @@ from voice_worker.realtime.audio import RATE
 from voice_worker.realtime.config import RealtimeConfig
 from voice_worker.realtime.formats import Format, parse_format
 from voice_worker.realtime.functions_config import offered
+from voice_worker.tools.loop import ToolRunner
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,14 @@ class ResponseRequest:
 
 
 def response_request(
-    config: RealtimeConfig, params: RealtimeResponseCreateParams | None = None
+    config: RealtimeConfig,
+    params: RealtimeResponseCreateParams | None = None,
+    tools: ToolRunner | None = None,
 ) -> ResponseRequest:
     """The response `response.create` asks for with `params` (None: the session's own,
-    as after a VAD turn)."""
+    as after a VAD turn); `tools`: the session's MCP servers (None: the worker's)."""
     instructions, metadata, output_format = None, None, config.output_format
-    tools, choice = config.tools, config.tool_choice
+    functions, choice = config.tools, config.tool_choice
     if params is not None:
         if params.input:
             raise InvalidRequest(
@@ -55,13 +58,16 @@ def response_request(
         if audio_out is not None and (fmt := parse_format(audio_out.format, param)):
             output_format = fmt
         if params.tools is not None or params.tool_choice is not None:
-            tools, choice = offered(params.tools, params.tool_choice, tools, choice, "response")
+            functions, choice = offered(
+                params.tools, params.tool_choice, functions, choice, "response"
+            )
     options = TurnOptions(
         instructions=instructions or config.instructions,
         audio_format=AudioFormat.PCM,
         sample_rate=RATE,
         voice=config.voice or None,
         speed=config.speed,
-        functions=ToolOffer(tools, choice) if tools else None,
+        functions=ToolOffer(functions, choice) if functions else None,
+        tools=tools,
     )
     return ResponseRequest(options, metadata, output_format)

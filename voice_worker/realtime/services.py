@@ -14,6 +14,7 @@ from voice_worker.conversation.sessions import SessionManager
 from voice_worker.realtime.claims import SessionClaims
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel, shared_model
+from voice_worker.tools.settings import ToolsSettings
 from voice_worker.transcription.transcriber import Transcriber
 
 
@@ -35,6 +36,7 @@ class RealtimeServices:
     vad: SileroModel
     claims: SessionClaims = field(default_factory=SessionClaims)
     calls: dict[str, LiveCall] = field(default_factory=dict)  # by id
+    tools: ToolsSettings = field(default_factory=ToolsSettings)  # session MCP servers
 
     @classmethod
     async def build(
@@ -43,6 +45,7 @@ class RealtimeServices:
         sessions: SessionManager,
         transcriber: Transcriber,
         settings: RealtimeSettings,
+        tools: ToolsSettings | None = None,
     ) -> RealtimeServices:
         vad = await asyncio.to_thread(shared_model)
-        return cls(engine, sessions, transcriber, settings, vad)
+        return cls(engine, sessions, transcriber, settings, vad, tools=tools or ToolsSettings())

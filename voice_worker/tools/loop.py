@@ -8,7 +8,8 @@ A client's functions (the realtime protocol's function tools) are offered with t
 worker's tools, under the client's `tool_choice` in the first round; a call of one
 is not run here: it is yielded (a ToolCall) and the rounds end, the model's messages
 so far kept in the trace (`history`), to go on once the client has given the outputs
-(a turn paused: conversation.functions)."""
+(a turn paused: conversation.functions); so is a call that waits for the user's
+approval (`SupportsApproval`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from voice_worker.chat.base import (
     ChatEnd,
@@ -39,6 +40,14 @@ class ToolRunner(Protocol):
     async def offer(self) -> tuple[Tool, ...]: ...
 
     async def run(self, call: ToolCall) -> ToolOutput: ...
+
+
+@runtime_checkable
+class SupportsApproval(Protocol):
+    """Tools of which some calls wait for the user's approval (a realtime session's MCP
+    servers, `require_approval`): such a call ends the rounds as a client's does."""
+
+    def needs_approval(self, call: ToolCall) -> bool: ...
 
 
 @dataclass
@@ -128,7 +137,9 @@ async def with_tools(
         spoke = spoke or bool("".join(said).strip())
         if not calls or choice == "none":
             break
-        ours = [call for call in calls if call.name not in names]
+        asks = runner.needs_approval if isinstance(runner, SupportsApproval) else None
+        paused = [c for c in calls if c.name in names or (asks is not None and asks(c))]
+        ours = [call for call in calls if call not in paused]
         start = time.monotonic()
         outputs = await asyncio.gather(*(runner.run(c) for c in ours)) if runner else []
         trace.seconds += time.monotonic() - start
@@ -138,8 +149,7 @@ async def with_tools(
         history += [ChatMessage("tool", o.output, tool_call_id=o.call.id) for o in outputs]
         if len(ours) < len(calls):  # the client runs the rest: the reply ends here
             trace.history = history[len(messages) :]
-            for call in calls:
-                if call.name in names:
-                    yield call
+            for call in paused:
+                yield call
             break
     yield ChatEnd(model, usage)
