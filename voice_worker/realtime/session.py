@@ -8,7 +8,9 @@ run as tasks, so `response.cancel` or speech over a reply is handled while they 
 Domain errors raised here become `error` events with the client's `event_id`
 (realtime/errors.py) and the connection goes on. `conversation.item.retrieve` and
 `.delete` work on the conversation's items (realtime/conversation.py says what a
-deletion does to the stored history).
+deletion does to the stored history). The MCP servers an update names in
+`session.tools` are listed then (realtime/mcp_tools.py), and each response is given
+the session's tools.
 
 With server VAD a turn is committed when the silence window runs out, and speech over
 a response cancels it (`interrupt_response`); the commit uses the early transcript when
