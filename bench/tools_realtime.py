@@ -81,9 +81,9 @@ async def measure(url: str, fake: FakeVenice, turns: int) -> list[dict[str, Any]
                 "call_id": done.call_id,
                 "output": "Sunny.",
             }
+            start = time.monotonic()
             await connection.conversation.item.create(item=output)
-            await connection.response.create()
-            answer = await first_audio(connection)
+            answer = await first_audio(connection, start)
             if index:
                 called.append(seconds)
                 answered.append(answer)
