@@ -102,6 +102,9 @@ class Conversation:
         assert self.context is not None
         self._settle()
         calls = {call.id for call in waiting(self.paused.turn)} if self.paused else set()
+        running = self.response  # a client may answer before the response is done
+        if running is not None and running.active:
+            calls |= running.function_calls
         if item.call_id not in calls:
             raise InvalidRequest(
                 f"Tool call ID '{item.call_id}' not found in conversation.",
@@ -124,7 +127,9 @@ class Conversation:
         """An `mcp_approval_response`: the client allows (or not) an MCP call."""
         assert self.context is not None
         self._settle()
-        if item.approval_request_id not in self.approvals:
+        running = self.response
+        early = running.approvals if running is not None and running.active else {}
+        if item.approval_request_id not in {**self.approvals, **early}:
             raise InvalidRequest(
                 f"Approval request '{item.approval_request_id}' not found in conversation.",
                 param="item.approval_request_id",
@@ -261,9 +266,12 @@ class Conversation:
             self.replies[outcome.reply.item_id] = outcome.reply
         # the unanswered wait again, but for those the client deleted meanwhile
         self.pending[:0] = [i for i in outcome.unanswered if self.items.get(i.id) is not None]
-        if outcome.paused is not None:
-            self.paused, self.outputs = outcome.paused, {}
-            self.approvals, self.decisions = dict(outcome.approvals), {}
+        if outcome.paused is not None:  # what the client answered early is kept
+            calls = {call.id for call in waiting(outcome.paused.turn)}
+            self.paused = outcome.paused
+            self.outputs = {k: v for k, v in self.outputs.items() if k in calls}
+            self.approvals = dict(outcome.approvals)
+            self.decisions = {k: v for k, v in self.decisions.items() if k in self.approvals}
 
     async def _store_paused(self) -> None:
         if self.paused is None or self.context is None:

@@ -129,6 +129,7 @@ class ResponseRun:
         self.lazy = self.options.functions is not None or self.options.tools is not None
         self.outputs: dict[int, BaseModel] = {}  # its output items by output_index
         self.approvals: dict[str, ToolCall] = {}
+        self.function_calls: set[str] = set()  # the call ids of its function_call items
         self.paused: TurnPaused | None = None
         self.said: list[str] = []
         self.id, self.item_id = new_id("resp"), new_id("item")
@@ -202,6 +203,7 @@ class ResponseRun:
             self.approvals[request.id] = event.call
             return
         item_id = new_id("item")
+        self.function_calls.add(event.call.id)
         index, previous = self.reserve(call_item(item_id, event.call, "in_progress"))
         done, events = call_events(self.id, index, item_id, event.call, previous)
         self.place(index, done)
