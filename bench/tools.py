@@ -3,7 +3,8 @@ chat on the fake upstream (OpenAI's streaming contract, in-process), the Piper v
 through the model server, and a real MCP server (the `mcp` package, streamable HTTP on
 127.0.0.1). The same turns without tools, and with the model calling one MCP tool and
 answering with its output (two chat requests and one call): p50 and p95 over 20 turns
-of the stages (from the turn's start) and of the tool time alone."""
+of the stages (from the turn's start) and of the tool time alone. Then the client's
+function loop in a realtime session (bench/tools_realtime.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 
 from bench.chat import stats
 from bench.report import print_table, write_result
+from bench.tools_realtime import realtime_turns
 from harness.fake_venice import KEY, FakeVenice
 from harness.processes import model_server_process
 from harness.servers import ThreadServer
@@ -86,8 +88,10 @@ def main() -> None:
         rows = asyncio.run(
             turns(server.address, f"{upstream.url}/api/v1", f"{mcp.url}/mcp", Path(tmp))
         )
+        realtime = asyncio.run(realtime_turns(server.address, Path(tmp), TURNS))
     print_table("text turns with and without a tool call (fake upstream, MCP, Piper)", rows)
-    write_result("tools", {"rows": rows, "turns": TURNS})
+    print_table("realtime: a client's function call (fake upstream, Piper, the SDK)", realtime)
+    write_result("tools", {"rows": rows, "realtime": realtime, "turns": TURNS})
 
 
 if __name__ == "__main__":

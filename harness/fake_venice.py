@@ -82,8 +82,9 @@ STREAMS: dict[str, tuple[list[str], list[str]]] = {
 }
 #: the model calls a tool offered (`fake.tool_calls`, or the first one), then answers
 #: with what it returned; `tools_think` thinks inline before the call; `tools_always`
-#: calls whenever the request lets it (tool_choice not none)
-TOOL_SCENARIOS = {"tools", "tools_think", "tools_always"}
+#: calls whenever the request lets it (tool_choice not none); `tools_filler` says
+#: "Let me check." before the call
+TOOL_SCENARIOS = {"tools", "tools_think", "tools_always", "tools_filler"}
 ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "429": (429, {"error": "Rate limit exceeded"}),
     "500": (500, {"error": "Inference failed"}),
@@ -270,6 +271,7 @@ class FakeVenice:
             if calls:
                 preface = ["<think>I should ", "use the tool.</think>"]
                 content = preface if self.scenario == "tools_think" else []
+                content = ["Let me ", "check. "] if self.scenario == "tools_filler" else content
                 return StreamingResponse(
                     self._sse(body, [], content, calls),
                     media_type="text/event-stream",

@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 components.sessions,
                 components.transcriber,
                 settings.realtime,
+                settings.tools,
             )
             stack.push_async_callback(end_calls, realtime)  # WebRTC calls end before the parts
             install(app.state, components, realtime)

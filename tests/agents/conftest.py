@@ -48,11 +48,13 @@ class Stack:
     def pcm(self, name: str) -> bytes:
         return self.speech[name].read_bytes()
 
-    def scenario(self, name: str) -> None:
-        """What the fake chat model answers from now on."""
+    def scenario(self, name: str, calls: list[Any] | None = None) -> None:
+        """What the fake chat model answers from now on (`calls`: the tools it calls,
+        [name, arguments] each, in the tool scenarios)."""
         import httpx
 
-        httpx.post(f"{self.venice}/test/scenario", params={"name": name}).raise_for_status()
+        params = {"name": name, "calls": json.dumps(calls or [])}
+        httpx.post(f"{self.venice}/test/scenario", params=params).raise_for_status()
 
     def history(self, session_id: str) -> list[tuple[str, str]]:
         """The stored messages of a session: (role, text), oldest first."""

@@ -1,7 +1,8 @@
 """The engine the agent framework tests talk to, run by the main virtualenv's python
 (the frameworks live in .venv-agents, whose pins may clash with the engine's):
 `python -m tests.agents.stack DIR` starts a model server, the fake Venice (its
-scenario set over HTTP: `POST /test/scenario?name=long`) and a worker whose chat is
+scenario set over HTTP: `POST /test/scenario?name=long`, with `&calls=[[name, {args}]]`
+for the tool scenarios) and a worker whose chat is
 that fake and whose speech is heard by local Whisper, writes the test speech as raw
 pcm16 24 kHz files into DIR, prints one JSON line saying where everything is, and runs
 until its standard input closes (the test process ending closes it too)."""
@@ -37,8 +38,9 @@ def main(directory: Path) -> None:
     fake = FakeVenice()
     fake.scenario = "plain"
 
-    async def scenario(name: str) -> dict[str, str]:
+    async def scenario(name: str, calls: str = "[]") -> dict[str, str]:
         fake.scenario = name
+        fake.tool_calls = [(call, arguments) for call, arguments in json.loads(calls)]
         return {"scenario": name}
 
     fake.app.post("/test/scenario")(scenario)

@@ -15,13 +15,16 @@ as a missing one (SessionManager.get), whatever the transport. One turn of a ses
 runs at a time across every worker (conversation.turn_lock), from reading its history
 to storing it. A turn may differ from its session (`TurnOptions`: another persona,
 another output format). A reply the user interrupts is stored as far as it was heard
-(`store_interrupted`, then `truncate_reply`)."""
+(`store_interrupted`, then `truncate_reply`). A turn offered the client's functions
+ends, when the model calls them, with TurnPaused and is stored once resumed and
+answered (conversation.functions; `store_paused` when it is left so)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 
 from shared.logs import Stopwatch
 from voice_worker.auth.principal import Principal
@@ -29,7 +32,14 @@ from voice_worker.chat.base import ChatProvider
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
 from voice_worker.conversation import turn_store
-from voice_worker.conversation.events import AudioDelta, Transcribed, TurnDone, TurnEvent
+from voice_worker.conversation.events import (
+    AudioDelta,
+    Transcribed,
+    TurnDone,
+    TurnEvent,
+    TurnPaused,
+)
+from voice_worker.conversation.functions import paused_reply
 from voice_worker.conversation.idempotency import IdempotencyKeys
 from voice_worker.conversation.replay import replay
 from voice_worker.conversation.reply import Reply, ReplyWriter, Speaker
@@ -134,12 +144,16 @@ class VoiceChatEngine:
         record, user = turn.session, turn.user
         # one turn of a session at a time, across workers: from its history to its storage
         async with self.turn_locks.hold(record.id) as lease:
-            if user.transcript is not None:
+            if user.transcript is not None and not turn.continued:
                 yield Transcribed(user.transcript)
             reply = Reply(turn.speech())
             async with contextlib.aclosing(self.replies.collect(turn, reply)) as events:
                 async for event in events:
                     yield event
+            if reply.calls:  # the client runs them; the turn goes on with their outputs
+                history = (*turn.continued, *reply.tools.history)
+                yield TurnPaused(replace(turn, continued=history), tuple(reply.calls))
+                return
             result = await turn_store.store_reply(self.store, turn, reply, lease)
         await self.replies.remember(turn, reply)
         log.info("voice turn", extra={"session_id": record.id, "timings": turn.timings})
@@ -152,6 +166,10 @@ class VoiceChatEngine:
     ) -> tuple[MessageRecord, MessageRecord] | None:
         """Store `turn` with the reply as far as it was heard; nothing when none was."""
         return await turn_store.store_interrupted(self.store, turn, heard, audio_seconds)
+
+    async def store_paused(self, turn: Turn) -> None:
+        """A paused turn left so (the client went on, or left): stored as it stands."""
+        await turn_store.store_turn(self.store, turn.session.id, turn.user, paused_reply(turn))
 
     async def truncate_reply(
         self, session_id: str, message_id: int, heard: str, audio_seconds: float

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from shared.speakable import strip_controls
-from voice_worker.chat.base import ChatEvent, TextDelta
+from voice_worker.chat.base import ChatEvent, TextDelta, ToolCall
 from voice_worker.tts.base import SpeechPiece
 
 Speak = Callable[[AsyncIterator[str]], AsyncGenerator[SpeechPiece, None]]
@@ -23,8 +23,8 @@ _FINISHED = object()
 
 
 async def speak_while_writing(
-    chat: AsyncGenerator[ChatEvent, None], speak: Speak
-) -> AsyncGenerator[ChatEvent | SpeechPiece, None]:
+    chat: AsyncGenerator[ChatEvent | ToolCall, None], speak: Speak
+) -> AsyncGenerator[ChatEvent | ToolCall | SpeechPiece, None]:
     out: asyncio.Queue[Any] = asyncio.Queue()
     written: asyncio.Queue[str | None] = asyncio.Queue()
 

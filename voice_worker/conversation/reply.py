@@ -4,9 +4,11 @@ cache), spoken while it is written (conversation.pipeline), and collected as it 
 turn). What the model answers is cleaned of control characters before it is spoken;
 thinking is kept with the reply, never spoken. With the worker's tools (voice_worker.
 tools) the model may call them first: their rounds run inside the chat's stream, what
-it says before a call is spoken too, and the calls are kept in the reply. A reply may
-have been written ahead (conversation.speculation: `speculate`); a turn whose prompt is
-the one it was written for takes it instead of asking the chat model. User text,
+it says before a call is spoken too, and the calls are kept in the reply; a call of
+one of the client's functions (TurnOptions.functions) ends the reply (`calls`), for
+the client to run (conversation.functions). A reply may have been written ahead
+(conversation.speculation: `speculate`); a turn without tools whose prompt is the one
+it was written for takes it instead of asking the chat model. User text,
 history and tool output reach the chat provider as plain content: each provider keeps
 it from becoming template control tokens (chat.control, chat.local_prompt)."""
 
@@ -25,10 +27,11 @@ from voice_worker.chat.base import (
     ChatReply,
     TextDelta,
     ThinkingDelta,
+    ToolCall,
 )
 from voice_worker.chat.cache import ResponseCache
 from voice_worker.chat.settings import ChatSettings
-from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnEvent
+from voice_worker.conversation.events import AudioDelta, FunctionCalled, ReplyDelta, TurnEvent
 from voice_worker.conversation.pipeline import speak_while_writing
 from voice_worker.conversation.prompt import build_prompt, window_step
 from voice_worker.conversation.reply_stream import replayed, speakable_only
@@ -64,6 +67,7 @@ class Reply:
     audio: bytearray = field(default_factory=bytearray)
     end: ChatEnd = field(default_factory=ChatEnd)
     tools: ToolTrace = field(default_factory=ToolTrace)  # the calls the model made
+    calls: list[ToolCall] = field(default_factory=list)  # of the client's functions
 
     @property
     def text(self) -> str:
@@ -79,8 +83,10 @@ class Reply:
 
 
 def cacheable(turn: Turn) -> bool:
-    """Whether the response cache may answer the turn (it knows analyst roles only)."""
-    return turn.options.instructions is None
+    """Whether the response cache may answer the turn (it knows analyst roles only,
+    and nothing of functions)."""
+    options = turn.options
+    return options.instructions is None and options.functions is None and options.tools is None
 
 
 class ReplyWriter:
@@ -127,6 +133,9 @@ class ReplyWriter:
                     yield event
                 elif isinstance(event, ChatEnd):
                     reply.end, timings["chat"] = event, watch.seconds
+                elif isinstance(event, ToolCall):
+                    reply.calls.append(event)
+                    yield FunctionCalled(event)
                 elif event.audio or event.text:
                     if event.audio and "first_audio" not in timings:
                         timings["first_audio"] = watch.seconds
@@ -137,13 +146,16 @@ class ReplyWriter:
         if reply.tools.rounds:
             timings["tools"] = reply.tools.seconds
 
-    async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent, None]:
+    async def _ask(self, turn: Turn, reply: Reply) -> AsyncGenerator[ChatEvent | ToolCall, None]:
         ask = await self._prompt(turn)
-        if self.tools is not None:
-            written = with_tools(self.chat, ask.messages, ask.options, self.tools, reply.tools)
-        else:
+        functions, tools = turn.options.functions, turn.options.tools or self.tools
+        written: AsyncGenerator[ChatEvent | ToolCall, None]
+        if tools is None and functions is None:
             ahead = await self.ahead.take(turn.session.id, ask)
             written = self._write(ask) if ahead is None else ahead
+        else:
+            messages = list(ask.messages)
+            written = with_tools(self.chat, messages, ask.options, tools, reply.tools, functions)
         return speakable_only(guarded(CHAT, written), self.chat.name)
 
     async def _prompt(self, turn: Turn) -> Ask:
@@ -153,6 +165,7 @@ class ReplyWriter:
         history = await self.store.recent_messages(record.id, budget + window_step(budget))
         instructions = turn.options.instructions
         messages = build_prompt(settings, turn.role, history, turn.user.text, total, instructions)
+        messages += turn.continued
         return Ask(tuple(messages), ChatOptions(settings.max_tokens, settings.temperature))
 
     def _write(self, ask: Ask) -> AsyncGenerator[ChatEvent, None]:
@@ -162,7 +175,7 @@ class ReplyWriter:
         """The chat reply to `turn` written ahead, for a turn like it to take
         (conversation.speculation); None when it would not be used: the worker's tools
         are on (they are not called ahead), or the response cache may answer it."""
-        if self.tools is not None:
+        if self.tools is not None or turn.options.tools or turn.options.functions:
             return None
 
         async def prepare() -> Ask | None:

@@ -13,23 +13,26 @@ from voice_worker.chat.base import (
     ChatReply,
     TextDelta,
     ThinkingDelta,
+    ToolCall,
     upstream_name,
 )
 from voice_worker.errors import UpstreamFailed
 
 
 async def speakable_only(
-    events: AsyncGenerator[ChatEvent, None], provider: str
-) -> AsyncGenerator[ChatEvent, None]:
-    """The chat's events; at the end, UpstreamFailed if it said nothing speakable."""
-    said, thought = [], False
+    events: AsyncGenerator[ChatEvent | ToolCall, None], provider: str
+) -> AsyncGenerator[ChatEvent | ToolCall, None]:
+    """The chat's events; at the end, UpstreamFailed if it said nothing speakable (a
+    reply that calls a client's function may say nothing)."""
+    said, thought, called = [], False, False
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, TextDelta):
                 said.append(event.text)
             thought = thought or isinstance(event, ThinkingDelta)
+            called = called or isinstance(event, ToolCall)
             yield event
-    if not has_speakable("".join(said)):
+    if not called and not has_speakable("".join(said)):
         raise UpstreamFailed(
             upstream_name(provider),
             "answered with no text to speak" + (" (only thinking)" if thought else ""),

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, TypeVar
 
 from shared.audio.formats import AudioFormat
 from shared.logs import Stopwatch
+from voice_worker.chat.base import ChatMessage
+from voice_worker.chat.tools import ToolOffer
 from voice_worker.errors import UpstreamFailed, VoiceError
 from voice_worker.store.base import NewMessage, SessionRecord
 from voice_worker.stt.base import Transcript
+from voice_worker.tools.loop import ToolRunner
 from voice_worker.tts.base import SpeechOptions
 
 if TYPE_CHECKING:
@@ -51,14 +54,18 @@ class TurnResult:
 class TurnOptions:
     """What one turn does differently from its session's stored settings (None: the
     session's own). A transport's per-connection state goes here, never into the
-    stored settings: the realtime protocol's `instructions` and its output audio (PCM
-    at 24 kHz, its voice and speed)."""
+    stored settings: the realtime protocol's `instructions`, its output audio (PCM
+    at 24 kHz, its voice and speed) and the client's functions (`functions`: a call of
+    one pauses the turn, conversation.functions) and the MCP servers it named (`tools`,
+    instead of the worker's own)."""
 
     instructions: str | None = None  # the system persona instead of the analyst role's
     audio_format: AudioFormat | None = None
     sample_rate: int | None = None
     voice: str | None = None
     speed: float | None = None
+    functions: ToolOffer | None = None
+    tools: ToolRunner | None = None  # the tools the worker runs (None: its own servers)
 
     def speech(self, base: SpeechOptions) -> SpeechOptions:
         return replace(
@@ -83,6 +90,9 @@ class Turn:
     options: TurnOptions = field(default_factory=TurnOptions)
     held: Held | None = None
     replay: TurnResult | None = None
+    #: after the user's message: the model's calls of the client's functions earlier in
+    #: this turn, and their outputs (a turn paused and resumed: conversation.functions)
+    continued: tuple[ChatMessage, ...] = ()
 
     def speech(self) -> SpeechOptions:
         """How its reply is spoken: the session's settings, as this turn changes them."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from shared.logs import Stopwatch
 from voice_worker.conversation.adapters import audio_info
+from voice_worker.conversation.functions import said_before, stored_calls
 from voice_worker.conversation.replay import turn_record
 from voice_worker.conversation.reply import Reply
 from voice_worker.conversation.turn import Turn, TurnResult
@@ -90,12 +91,12 @@ async def store_reply(
     stage = Stopwatch()
     assistant = NewMessage(
         "assistant",
-        reply.text,
+        said_before(turn, reply.text),  # with what it said before a client's function
         thinking=reply.thinking,
         audio_format=reply.options.format.value,
         audio_duration=seconds,
         timings=timings,
-        tool_calls=reply.tools.stored(),
+        tool_calls=[*stored_calls(turn.continued), *reply.tools.stored()],
     )
     receipt = None
     if turn.held is not None:  # the key done with the turn, in its transaction
@@ -117,10 +118,11 @@ async def store_interrupted(
         return None
     assistant = NewMessage(
         "assistant",
-        heard,
+        said_before(turn, heard),
         audio_format=turn.speech().format.value,
         audio_duration=audio_seconds,
         timings={**turn.timings, "interrupted": 1.0},
+        tool_calls=stored_calls(turn.continued),
     )
     return await store_turn(store, turn.session.id, turn.user, assistant)
 

@@ -10,7 +10,10 @@ names `response.audio.*`, `response.audio_transcript.*`, `response.text.*` and
 `conversation.item.created` stand for GA's `response.output_audio.*`,
 `response.output_audio_transcript.*`, `response.output_text.*` and
 `conversation.item.added` (GA's `conversation.item.done` has no beta twin and is not
-sent); items say `audio` / `text` where GA says `output_audio` / `output_text`."""
+sent); items say `audio` / `text` where GA says `output_audio` / `output_text`. Beta's
+`tool_choice` is a string: a function's name where GA says `{"type": "function",
+"name"}`; function tools and the function call events are the same in both. GA's
+MCP items and events have no beta twins: a beta client is not sent them."""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ RENAMES = {
     "conversation.item.added": "conversation.item.created",
 }
 NOT_IN_BETA = frozenset({"conversation.item.done"})
+BETA_ITEMS = frozenset({"message", "function_call", "function_call_output"})
 SERVER_EVENTS: dict[str, type[BaseModel]] = {
     get_args(m.model_fields["type"].annotation)[0]: m
     for m in get_args(get_args(BetaServerEvent)[0])
@@ -74,11 +78,12 @@ def _audio_input(s: dict[str, Any]) -> dict[str, Any]:
 
 def _session_to_ga(s: dict[str, Any]) -> dict[str, Any]:
     ga: dict[str, Any] = {"type": "realtime"}
+    if "tool_choice" in s:
+        ga["tool_choice"] = _choice_to_ga(s["tool_choice"])
     for beta_name, ga_name in (
         ("instructions", "instructions"),
         ("max_response_output_tokens", "max_output_tokens"),
         ("tools", "tools"),
-        ("tool_choice", "tool_choice"),
         ("tracing", "tracing"),
         ("model", "model"),
     ):
@@ -107,8 +112,10 @@ def _transcription_to_ga(s: dict[str, Any]) -> dict[str, Any]:
 
 def _response_to_ga(r: dict[str, Any]) -> dict[str, Any]:
     ga: dict[str, Any] = {
-        k: r[k] for k in ("instructions", "metadata", "conversation", "input") if k in r
+        k: r[k] for k in ("instructions", "metadata", "conversation", "input", "tools") if k in r
     }
+    if "tool_choice" in r:
+        ga["tool_choice"] = _choice_to_ga(r["tool_choice"])
     if r.get("modalities") is not None:
         ga["output_modalities"] = ["audio"] if "audio" in r["modalities"] else ["text"]
     if "max_response_output_tokens" in r:
@@ -123,6 +130,13 @@ def _response_to_ga(r: dict[str, Any]) -> dict[str, Any]:
     return ga
 
 
+def _choice_to_ga(choice: Any) -> Any:
+    """Beta's `tool_choice` string: a mode, or the name of the function to call."""
+    if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+        return {"type": "function", "name": choice}
+    return choice
+
+
 def _present(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
@@ -134,8 +148,10 @@ def server_from_ga(event: BaseModel) -> BaseModel | None:
     """The beta event of a GA server event (None: beta has no such event)."""
     data = event.model_dump(exclude_unset=True)
     kind = data["type"]
-    if kind in NOT_IN_BETA:
-        return None
+    if kind in NOT_IN_BETA or RENAMES.get(kind, kind) not in SERVER_EVENTS:
+        return None  # beta has no such event (GA's MCP events)
+    if (data.get("item") or {}).get("type", "message") not in BETA_ITEMS:
+        return None  # nor such an item (GA's MCP items)
     data["type"] = RENAMES.get(kind, kind)
     if kind in ("session.created", "session.updated"):
         if data["session"].get("type") == "transcription":
@@ -169,9 +185,14 @@ def _session_from_ga(s: dict[str, Any]) -> dict[str, Any]:
         "output_audio_format": _format_name(audio_out.get("format")),
         "input_audio_transcription": audio_in.get("transcription"),
         "turn_detection": audio_in.get("turn_detection"),
-        "tools": [],
+        "tools": s.get("tools", []),
+        "tool_choice": _choice_from_ga(s.get("tool_choice")),
     }
     return {k: v for k, v in beta.items() if v is not None or k == "turn_detection"}
+
+
+def _choice_from_ga(choice: Any) -> Any:
+    return choice.get("name") if isinstance(choice, dict) else choice
 
 
 def _transcription_session(s: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +207,8 @@ def _transcription_session(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _item_from_ga(item: dict[str, Any]) -> dict[str, Any]:
+    if "content" not in item:  # a function call or its output: the same in beta
+        return item
     parts = {"output_audio": "audio", "output_text": "text"}
     content = [
         {**part, "type": parts.get(part.get("type", ""), part.get("type"))}

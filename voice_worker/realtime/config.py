@@ -11,12 +11,14 @@ the smart-turn model judges each pause, realtime/semantic.py; null: push-to-talk
 Audio is `audio/pcm` (24 kHz), `audio/pcmu` or `audio/pcma` (G.711, 8 kHz), each way
 on its own (realtime/formats.py); a format changed mid-session applies from the next
 append (input: the buffer keeps what it holds) or the next response (output: the one
-in progress keeps its format). Text-only output and tools are refused with an error
-naming the field; other fields of the types (tracing, noise_reduction,
+in progress keeps its format). `tools` of type function and `tool_choice`
+(realtime/functions_config.py) are offered to the model; text-only output is refused
+with an error naming the field; other fields of the types (tracing, noise_reduction,
 the transcription model, ...) are accepted and have no effect."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -28,9 +30,12 @@ from pydantic import BaseModel
 
 from shared.limits import MAX_LANGUAGE_CHARS, MAX_NAME_CHARS, MAX_SPEED, MIN_SPEED
 from shared.speakable import TextRejected, check_characters
+from voice_worker.chat.tools import Tool, ToolChoice
 from voice_worker.errors import InvalidRequest
 from voice_worker.realtime import smart_turn
 from voice_worker.realtime.formats import Format, format_object, parse_format
+from voice_worker.realtime.functions_config import offered, wire_choice, wire_tools
+from voice_worker.realtime.mcp_config import McpOffer, mcp_offer, wire_mcp
 from voice_worker.realtime.vad import VadConfig
 
 Kind = Literal["realtime", "transcription"]
@@ -49,6 +54,9 @@ class RealtimeConfig:
     prompt: str | None = None  # transcription sessions: a hint for the model
     input_format: Format = "audio/pcm"
     output_format: Format = "audio/pcm"
+    tools: tuple[Tool, ...] = ()  # the client's functions
+    tool_choice: ToolChoice = "auto"
+    mcp: McpOffer = field(default_factory=McpOffer)  # MCP servers the worker calls
 
 
 def _unsupported(message: str, param: str) -> InvalidRequest:
@@ -117,6 +125,7 @@ def apply_update(
     config: RealtimeConfig,
     session: RealtimeSessionCreateRequest | RealtimeTranscriptionSessionCreateRequest,
     max_instructions: int,
+    allowed_mcp_urls: Sequence[str] = (),
 ) -> RealtimeConfig:
     """`config` changed by a `session.update`'s session (only the fields it sets)."""
     if session.type != config.kind:
@@ -143,8 +152,13 @@ def apply_update(
                 "session.output_modalities: this server answers with audio and its transcript",
                 "session.output_modalities",
             )
-        if session.tools:
-            raise _unsupported("session.tools: function calling is not supported", "session.tools")
+        if session.tools is not None or session.tool_choice is not None:
+            tools, choice = offered(
+                session.tools, session.tool_choice, config.tools, config.tool_choice, "session"
+            )
+            changes |= {"tools": tools, "tool_choice": choice}
+        if session.tools is not None:
+            changes["mcp"] = mcp_offer(session.tools, allowed_mcp_urls, "session.tools")
     audio = session.audio
     audio_in = audio.input if audio else None
     if audio_in is not None:
@@ -233,6 +247,7 @@ def session_object(
             "output_modalities": ["audio"],
             "instructions": instructions,
             "audio": {"input": audio_in, "output": audio_out},
-            "tools": [],
+            "tools": [*wire_tools(config.tools), *wire_mcp(config.mcp)],
+            "tool_choice": wire_choice(config.tool_choice),
         }
     )

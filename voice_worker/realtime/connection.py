@@ -26,6 +26,7 @@ from voice_worker.realtime.beta import server_from_ga
 from voice_worker.realtime.config import RealtimeConfig
 from voice_worker.realtime.errors import error_event, internal_error_event
 from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.mcp_tools import SessionTools
 from voice_worker.realtime.outbox import Encode, Outbox
 from voice_worker.realtime.protocol import BadEvent, Dialect, parse_event
 from voice_worker.realtime.services import RealtimeServices
@@ -150,6 +151,7 @@ def new_session(
         engine,
         record,
         opening.principal,
+        SessionTools(engine.replies.tools, services.tools),
     )
 
 

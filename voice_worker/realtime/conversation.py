@@ -18,28 +18,49 @@ stored). An assistant item's stored reply is cut to nothing heard, as truncating
 at 0 ms does (LiveKit deletes the item it would truncate there): the model reads
 next that it said nothing. The response that is writing the item is cancelled first.
 A user item already answered (or being answered) leaves the connection's items but
-stays in the stored history, with the reply to it."""
+stays in the stored history, with the reply to it.
+
+The client's functions: a response whose model called some leaves its turn paused
+(`paused`, realtime/response.py); `conversation.item.create` of a `function_call_output`
+answers one of its calls (an unknown `call_id` is an error naming it), and the next
+response goes on with that turn (conversation.functions). New user words before that
+store the paused turn as it stands and begin the next. An MCP call that waits for
+approval is answered by an `mcp_approval_response` (approved: run at the start of the
+next response; not: the model reads that it was not approved)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from openai.types.realtime import (
     ConversationItemCreateEvent,
     ConversationItemDeletedEvent,
     ConversationItemTruncateEvent,
+    RealtimeConversationItemAssistantMessage,
+    RealtimeConversationItemFunctionCallOutput,
+    RealtimeMcpApprovalResponse,
 )
 from openai.types.realtime.realtime_server_event import ConversationItemRetrieved
 from pydantic import BaseModel
 
-from voice_worker.errors import InvalidRequest
+from voice_worker.chat.base import ToolCall
+from voice_worker.conversation.events import TurnPaused
+from voice_worker.conversation.functions import resumed, waiting
+from voice_worker.errors import InvalidRequest, VoiceError
 from voice_worker.ratelimit.meter import spend_request
 from voice_worker.realtime import events as ev
 from voice_worker.realtime import truncation
+from voice_worker.realtime.function_items import output_item
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, typed_text
-from voice_worker.realtime.response import ResponseContext, ResponseRun
+from voice_worker.realtime.mcp_items import approval_response
+from voice_worker.realtime.response import Continuing, ResponseContext, ResponseRun
 from voice_worker.realtime.response_request import ResponseRequest
+
+log = logging.getLogger(__name__)
+MAX_OUTPUT_CHARS = 32_000  # a function's output, as the client gives it
+DENIED = "error: the user did not approve this call"
 
 
 class Conversation:
@@ -50,6 +71,10 @@ class Conversation:
         self.response: ResponseRun | None = None
         self.settled: ResponseRun | None = None  # the last response taken in
         self.replies: dict[str, Reply] = {}
+        self.paused: TurnPaused | None = None  # a turn waiting for function outputs
+        self.outputs: dict[str, str] = {}  # the outputs given so far, by call id
+        self.approvals: dict[str, ToolCall] = {}  # its MCP calls waiting, by request id
+        self.decisions: dict[str, bool] = {}  # the client's answers, by request id
 
     # user items -------------------------------------------------------------------
     def add_typed(self, event: ConversationItemCreateEvent) -> None:
@@ -58,6 +83,12 @@ class Conversation:
             raise InvalidRequest(
                 "a transcription session has no conversation", param="item", code="invalid_value"
             )
+        if isinstance(event.item, RealtimeConversationItemFunctionCallOutput):
+            self.add_output(event.item)
+            return
+        if isinstance(event.item, RealtimeMcpApprovalResponse):
+            self.add_approval(event.item)
+            return
         text = self.context.engine.check_text(typed_text(event.item), param="item.content")
         item_id = event.item.id or new_id("item")
         added = ev.user_item(item_id, text=text)
@@ -65,6 +96,62 @@ class Conversation:
         self.context.outbox.put(ev.item_added(added, previous))
         self.context.outbox.put(ev.item_done(added, previous))
         self.pending.append(UserItem(item_id, text=text))
+
+    def add_output(self, item: RealtimeConversationItemFunctionCallOutput) -> None:
+        """A `function_call_output`: what one of the paused turn's calls returned."""
+        assert self.context is not None
+        self._settle()
+        calls = {call.id for call in waiting(self.paused.turn)} if self.paused else set()
+        running = self.response  # a client may answer before the response is done
+        if running is not None and running.active:
+            calls |= running.function_calls
+        if item.call_id not in calls:
+            raise InvalidRequest(
+                f"Tool call ID '{item.call_id}' not found in conversation.",
+                param="item.call_id",
+                code="invalid_value",
+            )
+        if len(item.output) > MAX_OUTPUT_CHARS:
+            raise InvalidRequest(
+                f"item.output has {len(item.output)} characters; at most {MAX_OUTPUT_CHARS}",
+                param="item.output",
+                code="string_above_max_length",
+            )
+        added = output_item(item.id or new_id("item"), item.call_id, item.output)
+        previous = self.items.add(added)
+        self.context.outbox.put(ev.item_added(added, previous))
+        self.context.outbox.put(ev.item_done(added, previous))
+        self.outputs[item.call_id] = item.output
+
+    def add_approval(self, item: RealtimeMcpApprovalResponse) -> None:
+        """An `mcp_approval_response`: the client allows (or not) an MCP call."""
+        assert self.context is not None
+        self._settle()
+        running = self.response
+        early = running.approvals if running is not None and running.active else {}
+        if item.approval_request_id not in {**self.approvals, **early}:
+            raise InvalidRequest(
+                f"Approval request '{item.approval_request_id}' not found in conversation.",
+                param="item.approval_request_id",
+                code="invalid_value",
+            )
+        added = approval_response(item)
+        previous = self.items.add(added)
+        self.context.outbox.put(ev.item_added(added, previous))
+        self.context.outbox.put(ev.item_done(added, previous))
+        self.decisions[item.approval_request_id] = item.approve
+
+    def _continuing(self, paused: TurnPaused) -> Continuing:
+        """The paused turn, to go on with what the client gave: its outputs, its
+        approvals (a call not approved gives the model an error output)."""
+        outputs, approved = dict(self.outputs), []
+        for request, call in self.approvals.items():
+            if self.decisions.get(request):
+                approved.append(call)
+            else:
+                outputs[call.id] = DENIED
+        self.paused, self.outputs, self.approvals, self.decisions = None, {}, {}, {}
+        return Continuing(paused, outputs, tuple(approved))
 
     def forget(self, item_id: str) -> None:
         """A transcription session's item, transcribed: nothing will answer it."""
@@ -120,7 +207,10 @@ class Conversation:
             engine, record = self.context.engine, self.context.record
             await engine.truncate_reply(record.id, cut.message_id, cut.heard, cut.seconds)
         item = self.items.get(event.item_id)
-        if item is not None and item.status is not None and item.status != "in_progress":
+        if isinstance(item, RealtimeConversationItemAssistantMessage) and item.status not in (
+            None,
+            "in_progress",
+        ):
             self.items.update(ev.assistant_item(event.item_id, item.status, cut.heard))
         return truncation.truncated(event)
 
@@ -141,8 +231,15 @@ class Conversation:
             )
         await spend_request("turns")  # the caller's budget: a response is a turn
         self._settle()
+        continuing = None
+        if self.paused is not None and not self.pending:  # the outputs given: go on
+            continuing = self._continuing(self.paused)
+        elif self.paused is not None:  # new words instead: the paused turn is stored so
+            await self._store_paused()
         items, self.pending = self.pending, []
-        run = ResponseRun(self.context, request, items=items, item_list=self.items)
+        run = ResponseRun(
+            self.context, request, items=items, item_list=self.items, continuing=continuing
+        )
         self.response = run
         run.start()
 
@@ -169,6 +266,22 @@ class Conversation:
             self.replies[outcome.reply.item_id] = outcome.reply
         # the unanswered wait again, but for those the client deleted meanwhile
         self.pending[:0] = [i for i in outcome.unanswered if self.items.get(i.id) is not None]
+        if outcome.paused is not None:  # what the client answered early is kept
+            calls = {call.id for call in waiting(outcome.paused.turn)}
+            self.paused = outcome.paused
+            self.outputs = {k: v for k, v in self.outputs.items() if k in calls}
+            self.approvals = dict(outcome.approvals)
+            self.decisions = {k: v for k, v in self.decisions.items() if k in self.approvals}
+
+    async def _store_paused(self) -> None:
+        if self.paused is None or self.context is None:
+            return
+        continuing = self._continuing(self.paused)
+        try:
+            turn = resumed(continuing.paused.turn, continuing.outputs)
+            await self.context.engine.store_paused(turn)
+        except VoiceError as exc:
+            log.warning("paused turn not stored", extra={"error": exc.message})
 
     async def close(self) -> None:
         """The connection ended: a response in progress stops and stores nothing, and
@@ -177,6 +290,7 @@ class Conversation:
             self.response.task.cancel()
             await asyncio.gather(self.response.task, return_exceptions=True)
         self._settle()
+        await self._store_paused()
         for item in self.pending:
             if item.heard is not None:
                 item.heard.cancel()

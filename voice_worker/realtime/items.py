@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from openai.types.realtime import (
     ConversationItem,
-    RealtimeConversationItemAssistantMessage,
     RealtimeConversationItemUserMessage,
 )
 
@@ -24,7 +23,7 @@ from voice_worker.conversation.turn import Heard
 from voice_worker.errors import InvalidRequest
 from voice_worker.stt.base import Transcript
 
-Item = RealtimeConversationItemUserMessage | RealtimeConversationItemAssistantMessage
+Item = ConversationItem  # messages, function calls and outputs, MCP items
 #: the items a connection remembers; past it the oldest are forgotten (not retrievable)
 MAX_ITEMS = 1000
 
@@ -93,7 +92,8 @@ def typed_text(item: ConversationItem) -> str:
     (not yet checked against the engine's limits)."""
     if not isinstance(item, RealtimeConversationItemUserMessage):
         raise InvalidRequest(
-            "only user messages can be added (item.type message, item.role user)",
+            "only user messages and function_call_output items can be added "
+            "(item.type message with item.role user, or function_call_output)",
             param="item.role",
             code="unsupported_value",
         )

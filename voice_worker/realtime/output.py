@@ -1,4 +1,5 @@
-"""The events of a response's output: one assistant message (output_index 0) with one
+"""The events of a response's output: one assistant message (output_index 0 unless
+tool calls came before it) with one
 audio part (content_index 0), opened once the turn has begun and closed when the
 response ends, its transcript then the words that went out. Its audio goes out in the
 format the response began with (`encoder`: pcm16 as it is, or G.711)."""
@@ -33,15 +34,16 @@ class Output:
     item_id: str
     previous_item: str | None  # the conversation item before it
     encoder: OutputEncoder = field(default_factory=lambda: OutputEncoder("audio/pcm"))
+    index: int = 0  # its output_index (after the calls made before it spoke)
 
     def _item_ids(self) -> dict[str, object]:
-        return {"response_id": self.response_id, "output_index": 0}
+        return {"response_id": self.response_id, "output_index": self.index}
 
     def _part_ids(self) -> dict[str, object]:
         return {
             "response_id": self.response_id,
             "item_id": self.item_id,
-            "output_index": 0,
+            "output_index": self.index,
             "content_index": 0,
         }
 

@@ -20,6 +20,12 @@ and the turn is stored as far as its audio went out (`store_interrupted`), to be
 what was really heard when the client truncates the item. A response of which nothing
 went out stores nothing, and its user items wait for the next response.
 
+A response offered the client's functions opens its message item only when the model
+says something (a call alone is only its `function_call` item); each call the model
+makes is a `function_call` item after it (realtime/function_items.py), and the turn
+pauses (not stored) for the client's outputs: a later response goes on with it
+(`continuing`), and the turn is stored when the model answers.
+
 A run calls nothing back: what it leaves (`ResponseOutcome`: the reply the client may
 truncate, the user items still unanswered) is its `outcome` once it has ended, and the
 conversation takes it in (realtime/conversation.py)."""
@@ -30,7 +36,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from openai.types.realtime import ResponseCreatedEvent, ResponseDoneEvent
@@ -38,16 +44,27 @@ from pydantic import BaseModel
 
 from shared.logs import Stopwatch
 from voice_worker.auth.principal import Principal
+from voice_worker.chat.base import ToolCall
 from voice_worker.conversation.engine import VoiceChatEngine
-from voice_worker.conversation.events import AudioDelta, ReplyDelta, TurnDone
+from voice_worker.conversation.events import (
+    AudioDelta,
+    FunctionCalled,
+    ReplyDelta,
+    TurnDone,
+    TurnPaused,
+)
+from voice_worker.conversation.functions import resumed
 from voice_worker.conversation.heard import SpokenReply
 from voice_worker.conversation.turn import Heard, Turn, TurnResult
 from voice_worker.errors import VoiceError
 from voice_worker.realtime import events as ev
 from voice_worker.realtime.audio import BYTES_PER_MS, RATE, voiced_span
 from voice_worker.realtime.formats import OutputEncoder
+from voice_worker.realtime.function_items import call_events, call_item
 from voice_worker.realtime.ids import new_id
 from voice_worker.realtime.items import ItemList, Reply, UserItem, user_words
+from voice_worker.realtime.mcp_items import ReportedTools, approval_request, requested
+from voice_worker.realtime.mcp_tools import SessionTools
 from voice_worker.realtime.outbox import AudioMark, Outbox
 from voice_worker.realtime.output import Output
 from voice_worker.realtime.response_request import ResponseRequest
@@ -76,6 +93,18 @@ class ResponseOutcome:
     status: Status
     reply: Reply | None  # its assistant item, once opened (the client may truncate it)
     unanswered: tuple[UserItem, ...] = ()  # user items that wait for the next response
+    paused: TurnPaused | None = None  # the turn waits for the client's function outputs
+    approvals: dict[str, ToolCall] = field(default_factory=dict)  # by approval request id
+
+
+@dataclass(frozen=True)
+class Continuing:
+    """A paused turn a response goes on with: the outputs the client gave, and the
+    MCP calls it approved (run first, in this response)."""
+
+    paused: TurnPaused
+    outputs: dict[str, str]
+    approved: tuple[ToolCall, ...] = ()
 
 
 class ResponseRun:
@@ -86,10 +115,23 @@ class ResponseRun:
         *,
         items: Sequence[UserItem],
         item_list: ItemList,
+        continuing: Continuing | None = None,
     ) -> None:
         self.context, self.outbox = context, context.outbox
         self.options, self.metadata = request.options, request.metadata
         self.items, self.item_list = tuple(items), item_list
+        self.continuing = continuing  # a paused turn this response goes on with
+        self.session_tools = self.options.tools
+        if isinstance(self.session_tools, SessionTools):  # its calls told as mcp_call items
+            tools = ReportedTools(self.session_tools, self)
+            self.options = replace(self.options, tools=tools)
+        # with tools, its message item is opened once it speaks (a call alone is no message)
+        self.lazy = self.options.functions is not None or self.options.tools is not None
+        self.outputs: dict[int, BaseModel] = {}  # its output items by output_index
+        self.approvals: dict[str, ToolCall] = {}
+        self.function_calls: set[str] = set()  # the call ids of its function_call items
+        self.paused: TurnPaused | None = None
+        self.said: list[str] = []
         self.id, self.item_id = new_id("resp"), new_id("item")
         encoder = OutputEncoder(request.output_format)
         self.output = Output(self.id, self.item_id, None, encoder)  # previous item once added
@@ -124,18 +166,60 @@ class ResponseRun:
         failure: VoiceError | None = None
         try:
             turn = await self._begin()
-            previous = self.item_list.add(ev.assistant_item(self.item_id, "in_progress"))
-            self.output = replace(self.output, previous_item=previous)
-            for opened in self.output.opened():
-                self.outbox.put(opened)
-            self.item_started = True
+            if not self.lazy:
+                self._open()
             await self._speak(turn)
         except VoiceError as exc:
             failure = exc
         return await self._finish("failed" if failure else "completed", error=failure)
 
+    # its output items (realtime/mcp_items.Place) ------------------------------------
+    def reserve(self, item: BaseModel) -> tuple[int, str | None]:
+        index = len(self.outputs)
+        self.outputs[index] = item
+        return index, self.item_list.add(item)  # type: ignore[arg-type]
+
+    def place(self, index: int, item: BaseModel) -> None:
+        self.outputs[index] = item
+        self.item_list.update(item)  # type: ignore[arg-type]
+
+    def put(self, event: BaseModel) -> None:
+        self.outbox.put(event)
+
+    def _open(self) -> None:
+        """The assistant message item, after the item that is last now."""
+        index, previous = self.reserve(ev.assistant_item(self.item_id, "in_progress"))
+        self.output = replace(self.output, previous_item=previous, index=index)
+        for opened in self.output.opened():
+            self.outbox.put(opened)
+        self.item_started = True
+
+    def _called(self, event: FunctionCalled) -> None:
+        """A call for the client: a function's, or an MCP call that waits for approval."""
+        tools = self.session_tools
+        if isinstance(tools, SessionTools) and tools.entry_of(event.call.name) is not None:
+            request = approval_request(tools.label_of(event.call.name), event.call)
+            requested(self, request)
+            self.approvals[request.id] = event.call
+            return
+        item_id = new_id("item")
+        self.function_calls.add(event.call.id)
+        index, previous = self.reserve(call_item(item_id, event.call, "in_progress"))
+        done, events = call_events(self.id, index, item_id, event.call, previous)
+        self.place(index, done)
+        for item_event in events:
+            self.outbox.put(item_event)
+
     async def _begin(self) -> Turn:
         engine, record = self.context.engine, self.context.record
+        if self.continuing is not None:
+            outputs, runner = dict(self.continuing.outputs), self.options.tools
+            for call in self.continuing.approved:
+                if runner is not None:
+                    outputs[call.id] = (await runner.run(call)).output
+            turn = resumed(self.continuing.paused.turn, outputs)
+            self.turn = replace(turn, options=self.options)
+            return self.turn
         said = user_words([await item.words() for item in self.items])
         if isinstance(said, Heard):
             self.turn = engine.begin_heard(record, said, self.options)
@@ -152,8 +236,13 @@ class ResponseRun:
             async for event in events:
                 match event:
                     case ReplyDelta():
+                        if not self.item_started:
+                            self._open()
+                        self.said.append(event.text)
                         self.outbox.put(self.output.text_delta(event.text), owner=self)
                     case AudioDelta():
+                        if not self.item_started:
+                            self._open()
                         if event.text:
                             mark, start = event.text, event.text_start
                         for i in range(0, len(event.audio), step):
@@ -162,6 +251,10 @@ class ResponseRun:
                             note = AudioMark(seconds, mark, start, voiced_span(chunk))
                             self.outbox.put(self.output.audio_delta(chunk), owner=self, audio=note)
                             mark = ""
+                    case FunctionCalled():
+                        self._called(event)
+                    case TurnPaused():
+                        self.paused = event
                     case TurnDone():
                         self.result = event.result
 
@@ -170,7 +263,7 @@ class ResponseRun:
         """Stop it (True), or say it had already ended (False)."""
         if self.task is None or self.finished:
             return False
-        if self.result is not None:  # stored already: it ends by itself
+        if self.result is not None or self.paused is not None:  # it ends by itself
             await asyncio.shield(self.task)
             return False
         self._cancelled = True
@@ -194,6 +287,8 @@ class ResponseRun:
         unanswered: tuple[UserItem, ...] = ()
         if status == "completed" and self.result is not None:
             transcript, message_id = self.result.reply_text, self.result.assistant_message_id
+        elif status == "completed":  # paused for the client's functions: nothing stored
+            transcript = "".join(self.said).strip()
         elif status == "cancelled" and self.turn is not None:
             transcript = self.spoken.heard(self.spoken.seconds)
             message_id, unanswered = await self._store_heard(transcript)
@@ -210,11 +305,16 @@ class ResponseRun:
                 self.outbox.put(done)
             self.item_list.update(item)
             reply = Reply(self.item_id, self.spoken, message_id)
-            output.append(item)
+            self.outputs[self.output.index] = item
+        output += [self.outputs[i] for i in sorted(self.outputs)]
         usage = self.result.usage if self.result is not None else None
         response = self._object(status, output, reason, error, usage)
         self.outbox.put(ev.event(ResponseDoneEvent, response=response))
-        self.outcome = ResponseOutcome(status, reply, unanswered)
+        paused = self.paused if status == "completed" else None
+        if status == "failed" and self.continuing is not None:
+            paused = self.continuing.paused  # the next response may go on with it
+        approvals = self.approvals if paused is not None else {}
+        self.outcome = ResponseOutcome(status, reply, unanswered, paused, approvals)
         return self.outcome
 
     async def _store_heard(self, heard: str) -> tuple[int | None, tuple[UserItem, ...]]:

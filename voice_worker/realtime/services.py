@@ -15,6 +15,7 @@ from voice_worker.realtime import smart_turn
 from voice_worker.realtime.claims import SessionClaims
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.vad import SileroModel, shared_model
+from voice_worker.tools.settings import ToolsSettings
 from voice_worker.transcription.transcriber import Transcriber
 
 
@@ -36,6 +37,7 @@ class RealtimeServices:
     vad: SileroModel
     claims: SessionClaims = field(default_factory=SessionClaims)
     calls: dict[str, LiveCall] = field(default_factory=dict)  # by id
+    tools: ToolsSettings = field(default_factory=ToolsSettings)  # session MCP servers
 
     @classmethod
     async def build(
@@ -44,8 +46,9 @@ class RealtimeServices:
         sessions: SessionManager,
         transcriber: Transcriber,
         settings: RealtimeSettings,
+        tools: ToolsSettings | None = None,
     ) -> RealtimeServices:
         vad = await asyncio.to_thread(shared_model)
         if smart_turn.available():  # semantic_vad's model, loaded before a session needs it
             await asyncio.to_thread(smart_turn.shared_model)
-        return cls(engine, sessions, transcriber, settings, vad)
+        return cls(engine, sessions, transcriber, settings, vad, tools=tools or ToolsSettings())

@@ -8,7 +8,9 @@ run as tasks, so `response.cancel` or speech over a reply is handled while they 
 Domain errors raised here become `error` events with the client's `event_id`
 (realtime/errors.py) and the connection goes on. `conversation.item.retrieve` and
 `.delete` work on the conversation's items (realtime/conversation.py says what a
-deletion does to the stored history).
+deletion does to the stored history). The MCP servers an update names in
+`session.tools` are listed then (realtime/mcp_tools.py), and each response is given
+the session's tools.
 
 With server VAD a turn is committed when the silence window runs out, and speech over
 a response cancels it (`interrupt_response`); the commit uses the early transcript when
@@ -57,6 +59,7 @@ from voice_worker.realtime.config import RealtimeConfig, apply_update, session_o
 from voice_worker.realtime.conversation import Conversation
 from voice_worker.realtime.input import InputAudio, SpeechBegan, Utterance
 from voice_worker.realtime.items import UserItem
+from voice_worker.realtime.mcp_tools import SessionTools, listed
 from voice_worker.realtime.outbox import Outbox
 from voice_worker.realtime.protocol import unsupported
 from voice_worker.realtime.response import ResponseContext
@@ -81,8 +84,11 @@ class RealtimeSession:
         engine: VoiceChatEngine | None = None,
         record: SessionRecord | None = None,
         principal: Principal = ANONYMOUS,
+        tools: SessionTools | None = None,
     ) -> None:
         self.config, self.settings, self.outbox = config, settings, outbox
+        self.tools = tools  # the MCP servers its turns may use (realtime/mcp_tools.py)
+        self.allowed_mcp_urls = tools.settings.allowed_mcp_urls if tools else []
         self.hear, self.session_id = hear, session_id
         context = None  # a transcription session has no engine and no stored session
         if engine is not None and record is not None:
@@ -112,11 +118,13 @@ class RealtimeSession:
             case SessionUpdateEvent():
                 before = self.config.turn_detection
                 limit = self.settings.max_instructions_chars
-                self.config = apply_update(self.config, event.session, limit)
+                urls = self.allowed_mcp_urls
+                self.config = apply_update(self.config, event.session, limit, urls)
                 if self.config.turn_detection != before:
                     self.input.configure(self.config.turn_detection)
                 self.input.set_format(self.config.input_format)
                 self.outbox.put(ev.event(SessionUpdatedEvent, session=self.session_object()))
+                await self._list_tools()
             case InputAudioBufferAppendEvent():
                 await self.append(event.audio)
             case InputAudioBufferCommitEvent():
@@ -133,12 +141,25 @@ class RealtimeSession:
             case ConversationItemDeleteEvent():
                 self.outbox.put(await self.conversation.delete(event.item_id))
             case ResponseCreateEvent():
-                request = response_request(self.config, event.response)
+                request = response_request(self.config, event.response, self._tools())
                 await self.conversation.respond(request)
             case ResponseCancelEvent():
                 await self.conversation.cancel(event.response_id)
             case _:
                 raise unsupported(event.type)
+
+    # the session's MCP servers ------------------------------------------------------
+    async def _list_tools(self) -> None:
+        """The servers a session.update named first: their tools listed (mcp_list_tools)."""
+        if self.tools is None:
+            return
+        for entry, server in self.tools.configure(self.config.mcp):
+            await listed(entry, server, self.outbox.put, self.conversation.items)
+
+    def _tools(self) -> SessionTools | None:
+        """The tools a response is given (None: the worker's own, as any turn)."""
+        tools = self.tools
+        return tools if tools is not None and (tools.active or tools.worker) else None
 
     # the input audio buffer -----------------------------------------------------------
     async def append(self, audio: str | bytes) -> None:
@@ -165,7 +186,8 @@ class RealtimeSession:
                 self._committed(found.utterance)
                 automatic = vad is not None and vad.create_response
                 if automatic and self.conversation.context is not None:
-                    await self.conversation.respond(response_request(self.config), automatic=True)
+                    request = response_request(self.config, tools=self._tools())
+                    await self.conversation.respond(request, automatic=True)
 
     def _transcribe_early(self, audio: bytes) -> asyncio.Task[Heard]:
         task = asyncio.create_task(self.hear(audio, self.config))

@@ -2,7 +2,14 @@
 (side by side), their outputs go back to it as `tool` messages, and it is asked again,
 at most `max_rounds` times; the last request lets it call none (`tool_choice: none`),
 so it must answer. What it says before a call ("let me check") streams as it is
-written, like the answer; the calls and their outputs are kept in the `ToolTrace`."""
+written, like the answer; the calls and their outputs are kept in the `ToolTrace`.
+
+A client's functions (the realtime protocol's function tools) are offered with the
+worker's tools, under the client's `tool_choice` in the first round; a call of one
+is not run here: it is yielded (a ToolCall) and the rounds end, the model's messages
+so far kept in the trace (`history`), to go on once the client has given the outputs
+(a turn paused: conversation.functions); so is a call that waits for the user's
+approval (`SupportsApproval`)."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from voice_worker.chat.base import (
     ChatEnd,
@@ -35,6 +42,14 @@ class ToolRunner(Protocol):
     async def run(self, call: ToolCall) -> ToolOutput: ...
 
 
+@runtime_checkable
+class SupportsApproval(Protocol):
+    """Tools of which some calls wait for the user's approval (a realtime session's MCP
+    servers, `require_approval`): such a call ends the rounds as a client's does."""
+
+    def needs_approval(self, call: ToolCall) -> bool: ...
+
+
 @dataclass
 class ToolTrace:
     """What a turn's tools did: every call's output, in order, and their time."""
@@ -42,6 +57,8 @@ class ToolTrace:
     outputs: list[ToolOutput] = field(default_factory=list)
     rounds: int = 0
     seconds: float = 0.0  # waiting for tools (a round's calls run side by side)
+    #: the messages the rounds added (calls and outputs), when a client's call ended them
+    history: list[ChatMessage] = field(default_factory=list)
 
     def stored(self) -> list[dict[str, Any]]:
         """The calls as the reply's message keeps them (JSON)."""
@@ -75,20 +92,29 @@ async def with_tools(
     chat: ChatProvider,
     messages: Sequence[ChatMessage],
     options: ChatOptions,
-    runner: ToolRunner,
+    runner: ToolRunner | None,
     trace: ToolTrace,
-) -> AsyncGenerator[ChatEvent, None]:
+    functions: ToolOffer | None = None,
+) -> AsyncGenerator[ChatEvent | ToolCall, None]:
     """The reply to `messages`, the tools' rounds in it; a provider that takes no tools,
-    or no tool on offer, is asked as usual."""
-    tools = await runner.offer() if isinstance(chat, SupportsTools) else ()
+    or no tool on offer (or `functions` choosing none), is asked as usual. A call of one
+    of `functions` is yielded, and ends the reply."""
+    takes = isinstance(chat, SupportsTools) and not (functions and functions.choice == "none")
+    own = await runner.offer() if runner is not None and takes else ()
+    theirs = functions.tools if functions is not None and takes else ()
+    names = {tool.name for tool in theirs}
+    tools = (*theirs, *(tool for tool in own if tool.name not in names))
     if not isinstance(chat, SupportsTools) or not tools:
         async with contextlib.aclosing(chat.stream(messages, options)) as plain:
             async for item in plain:
                 yield item
         return
+    max_rounds = runner.max_rounds if runner is not None else 1
     history, usage, model, spoke = list(messages), dict[str, int](), "", False
-    for round_ in range(runner.max_rounds + 1):
-        choice: ToolChoice = "auto" if round_ < runner.max_rounds else "none"
+    for round_ in range(max_rounds + 1):
+        choice: ToolChoice = "auto" if round_ < max_rounds else "none"
+        if round_ == 0 and functions is not None:
+            choice = functions.choice
         said: list[str] = []
         calls: list[ToolCall] = []
         events = chat.stream_tools(history, options, ToolOffer(tools, choice))
@@ -111,11 +137,19 @@ async def with_tools(
         spoke = spoke or bool("".join(said).strip())
         if not calls or choice == "none":
             break
+        asks = runner.needs_approval if isinstance(runner, SupportsApproval) else None
+        paused = [c for c in calls if c.name in names or (asks is not None and asks(c))]
+        ours = [call for call in calls if call not in paused]
         start = time.monotonic()
-        outputs = await asyncio.gather(*(runner.run(call) for call in calls))
+        outputs = await asyncio.gather(*(runner.run(c) for c in ours)) if runner else []
         trace.seconds += time.monotonic() - start
         trace.rounds += 1
         trace.outputs += outputs
         history.append(ChatMessage("assistant", "".join(said).strip(), tuple(calls)))
         history += [ChatMessage("tool", o.output, tool_call_id=o.call.id) for o in outputs]
+        if len(ours) < len(calls):  # the client runs the rest: the reply ends here
+            trace.history = history[len(messages) :]
+            for call in paused:
+                yield call
+            break
     yield ChatEnd(model, usage)

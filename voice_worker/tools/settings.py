@@ -41,3 +41,8 @@ class ToolsSettings(BaseModel):
     list_timeout_seconds: float = Field(
         5.0, gt=0, description="Longest listing a server's tools may take (then it offers none)."
     )
+    allowed_mcp_urls: list[str] = Field(
+        default_factory=list,
+        description="MCP server URLs a realtime client may name in session.tools (exact "
+        "match, a trailing / ignored; JSON list). Default none: a client names no server.",
+    )

@@ -71,6 +71,10 @@ class ToolBox:
                     self._owner[tool.name] = server
         return tuple(offered.values())
 
+    def owner(self, name: str) -> McpServer | None:
+        """The server whose tool `name` is (as last offered)."""
+        return self._owner.get(name)
+
     async def run(self, call: ToolCall) -> ToolOutput:
         start = time.monotonic()
         try:
