@@ -20,7 +20,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
@@ -78,15 +78,16 @@ class Call:
         return self.opening.principal.user
 
     # the answer ------------------------------------------------------------------
-    async def answer(self, offer: str, initial: BaseModel | None = None) -> str:
-        """The SDP answer to `offer`; InvalidRequest naming what is wrong with it."""
+    async def answer(self, offer: str, initial: Sequence[BaseModel] = ()) -> str:
+        """The SDP answer to `offer`; InvalidRequest naming what is wrong with it.
+        `initial`: session.update events (a client secret's, the form's), applied in turn."""
         record = await open_record(self.services, self.opening)
         if record is not None:
             self._stack.enter_context(self.services.claims.claim(record.id))
         self.session = new_session(self.services, self.opening, self.outbox, record)
         self.outbox.put(ev.event(SessionCreatedEvent, session=self.session.session_object()))
-        if initial is not None:  # the form's session: session.updated follows
-            await self.session.handle(initial)  # type: ignore[arg-type]
+        for update in initial:  # session.updated follows each
+            await self.session.handle(update)  # type: ignore[arg-type]
         self.pc.on("datachannel", self._on_channel)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)

@@ -5,6 +5,7 @@ call leaves the registry on its own when it ends (realtime/webrtc/call.py)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from pydantic import BaseModel
 
@@ -16,9 +17,10 @@ from voice_worker.realtime.webrtc.call import Call
 
 
 async def start(
-    services: RealtimeServices, opening: Opening, offer: str, initial: BaseModel | None
+    services: RealtimeServices, opening: Opening, offer: str, initial: Sequence[BaseModel] = ()
 ) -> tuple[str, str]:
-    """A new call answering `offer`: its id and the SDP answer."""
+    """A new call answering `offer`: its id and the SDP answer; `initial`, the session's
+    first settings (session.update events), applied after session.created."""
     call = Call(services, opening, lambda call_id: services.calls.pop(call_id, None))
     services.calls[call.id] = call
     try:
