@@ -134,7 +134,7 @@ async def test_a_browser_calls_with_a_client_secret_and_its_session(
     assert not app.state.realtime.calls
 
 
-async def test_an_expired_or_foreign_client_secret_is_refused(
+async def test_an_expired_or_foreign_secret_or_session_is_refused(
     served: tuple[str, FastAPI],
 ) -> None:
     url, app = served
@@ -145,6 +145,12 @@ async def test_an_expired_or_foreign_client_secret_is_refused(
     assert "has expired" in refusal(await post_offer(url, sdp, expired))
     forged = "ek_" + KEYS["alice"]
     assert "not valid" in refusal(await post_offer(url, sdp, forged))
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:  # another's session
+        headers = {**bearer(KEYS["bob"]), "content-type": "application/sdp"}
+        missing = await client.post(
+            "/v1/realtime/calls?session_id=sess_nope", content=sdp, headers=headers
+        )
+    assert missing.status_code == 404 and missing.json()["error"]["param"] == "session_id"
     assert not app.state.realtime.calls
 
 

@@ -147,12 +147,15 @@ async def _offer(request: Request) -> tuple[str, SessionUpdateEvent | None]:
     },
     openapi_extra={**spends("realtime"), **SDP_BODY},
 )
-async def create_call(request: Request, caller: PrincipalDep, model: str = "") -> Response:
-    """A WebRTC call (OpenAI's GA route): the client's SDP offer in, the answer out."""
+async def create_call(
+    request: Request, caller: PrincipalDep, model: str = "", session_id: str | None = None
+) -> Response:
+    """A WebRTC call (OpenAI's GA route): the client's SDP offer in, the answer out;
+    `session_id` continues a stored session, as on the WebSocket."""
     offer, form = await _offer(request)
     initial = [*of_secret(caller), *([form] if form else [])]
     services = realtime_services(request)
-    opening = Opening("ga", "realtime", model[:200], None, caller)
+    opening = Opening("ga", "realtime", model[:200], session_id, caller)
     call_id, answer = await calls.start(services, opening, offer, initial)
     return Response(
         answer,
