@@ -13,6 +13,7 @@ MODULES = [
     "turns",
     "tools",
     "realtime",
+    "webrtc",
     "fleet",
     "load",
     "auth",
