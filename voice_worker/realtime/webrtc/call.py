@@ -149,14 +149,20 @@ class Call:
             await handle_text(text, self.session, self.outbox, "ga")
 
     async def _listen(self, track: MediaStreamTrack) -> None:
+        """The track into the input buffer; an append refused (a full buffer, in push to
+        talk between turns) is one error event until one goes in again, not one a frame."""
         assert self.session is not None
+        refusing = False
         async for pcm in microphone(track):
             if voiced_span(pcm) is not None:  # a voice, not a muted microphone
                 self.last_heard = time.monotonic()
             try:
                 await self.session.append(pcm)
+                refusing = False
             except VoiceError as exc:
-                self.outbox.put(error_event(exc))
+                if not refusing:
+                    self.outbox.put(error_event(exc))
+                refusing = True
 
     def _encode(self, event: BaseModel) -> str | None:
         if isinstance(event, ResponseAudioDeltaEvent):
