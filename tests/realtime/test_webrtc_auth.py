@@ -119,6 +119,18 @@ async def test_a_browser_calls_with_a_client_secret_and_its_session(
         event = await asyncio.wait_for(events.get(), 60)
         assert event["type"] != "error", event
     assert event["response"]["status"] == "completed"
+    # one session, one call: another call to it while this one is open is a 409
+    other, _, _ = peer()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        busy = await client.post(
+            f"/v1/realtime/calls?session_id={created['session']['id']}",
+            content=await offer(other),
+            headers={**bearer(KEYS["alice"]), "content-type": "application/sdp"},
+        )
+    await other.close()
+    assert busy.status_code == 409 and busy.headers["retry-after"], busy.text
+    assert busy.json()["error"]["code"] == "session_in_use"
+    assert list(app.state.realtime.calls) == [location.rsplit("/", 1)[1]]
     # the secret is spent: the same offer again is refused, saying so
     assert "has been used" in refusal(await post_offer(url, sdp, secret["value"]))
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:

@@ -36,10 +36,13 @@ class ExpiresAfter(BaseModel):
 
 
 class SessionRef(BaseModel):
-    """The session the secret opens: a session object as `session.update` takes (its
-    other fields as there), applied to it before its first event."""
+    """The session the secret opens: `type` and `model` (not kept: the connection's
+    query names the model) and any other field of a session object as `session.update`
+    takes it (checked now, applied to the session before its first event). The document
+    lists only these two (as the calls route's `session` does): the others are
+    OpenAI's, and an unknown one is refused."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     type: Literal["realtime", "transcription"] = "realtime"
     model: str = Field("", max_length=MAX_NAME_CHARS)
 
@@ -65,12 +68,13 @@ async def create_client_secret(
             f"expires_after.seconds is at most {secrets.default_seconds} here",
             param="expires_after.seconds",
         )
-    given = (body or ClientSecretRequest()).session.model_dump(exclude_defaults=True)
-    session = {"type": "realtime", **given}
+    given = (body or ClientSecretRequest()).session
+    settings = dict(given.model_extra or {})
     carried = ""
-    if given:
-        session_update(session)  # refused here rather than when the session opens
-        carried = json.dumps(session, separators=(",", ":"))
+    if settings:
+        settings = {"type": given.type, **settings}
+        session_update(settings)  # refused here rather than when the session opens
+        carried = json.dumps(settings, separators=(",", ":"))
         if len(carried) > MAX_SECRET_SESSION_CHARS:
             raise InvalidRequest(
                 f"session is over {MAX_SECRET_SESSION_CHARS} characters as JSON (it travels "
@@ -78,4 +82,5 @@ async def create_client_secret(
                 param="session",
             )
     secret = secrets.mint(principal, seconds, carried)
+    session = {**given.model_dump(exclude_defaults=True), **settings, "type": given.type}
     return ClientSecretOut(value=secret.value, expires_at=secret.expires_at, session=session)

@@ -143,7 +143,7 @@ async def _offer(request: Request) -> tuple[str, SessionUpdateEvent | None]:
             "content": {"application/sdp": {"schema": {"type": "string"}}},
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **errors(400),
+        **errors(400, 404, 409),
     },
     openapi_extra={**spends("realtime"), **SDP_BODY},
 )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from voice_worker.auth.principal import Principal
-from voice_worker.errors import NotFound
+from voice_worker.errors import Busy, Conflict, NotFound
 from voice_worker.realtime.connection import Opening
 from voice_worker.realtime.services import RealtimeServices
 from voice_worker.realtime.webrtc.call import Call
@@ -25,6 +25,9 @@ async def start(
     services.calls[call.id] = call
     try:
         answer = await call.answer(offer, initial)
+    except Busy as busy:  # the session is in another call or connection: 409, not 503
+        await call.end()
+        raise Conflict(busy.message, param="session_id", code=busy.code, retry_after=5) from None
     except BaseException:
         await call.end()
         raise
