@@ -123,7 +123,11 @@ async def test_the_console_calls_over_webrtc_and_plays_the_reply_track(
         "interrupt_response": True,
     }
     assert stats["turnDetection"] is not None  # session.updated came on the data channel
-    assert word_error_rate(JFK_TRANSCRIPT, " ".join(stats["transcripts"])) <= 0.15, stats
+    # hands-free cuts the speech at its pauses into two or three turns (until semantic
+    # VAD lands, eagerness low is a 1 s silence window), each heard alone by Whisper
+    # tiny ("And so my fellow America" / "Ask not!" / "What your country ..."): a looser
+    # bound than one turn's
+    assert word_error_rate(JFK_TRANSCRIPT, " ".join(stats["transcripts"])) <= 0.2, stats
     assert stats["replies"][-1] == "Hello from Venice." and not stats["errors"]
     assert stats["audioSecondsScheduled"] == 0  # no audio deltas: the track played it
     assert await page.evaluate("document.querySelector('#reply').currentTime") > 1.0

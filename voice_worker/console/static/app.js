@@ -33,7 +33,7 @@ const state = {
   ws: null, call: null, ctx: null, node: null, stream: null, timers: [],
   sessionId: params.get("session"), mode: "handsfree",
   talking: false, pcm: new Float32Array(0), playhead: 0, sources: [], playing: null,
-  turn: null, responding: false, responseId: null, byItem: {}, byResponse: {}, recorder: null,
+  turn: null, responding: false, lastResponseId: null, byItem: {}, byResponse: {}, recorder: null,
 };
 
 // --- the page ------------------------------------------------------------------
@@ -268,7 +268,8 @@ function listenToReply(remote) {
     if (rms < LOUD) return;
     stats.replyAudioSeconds += seconds;
     stats.replyPeak = Math.max(stats.replyPeak, peak);
-    if (state.responseId) mark(turnOfResponse(state.responseId), "audio", "first audio");
+    // the latest response's (its voice may still play after its response.done)
+    if (state.lastResponseId) mark(turnOfResponse(state.lastResponseId), "audio", "first audio");
   });
   if (params.get("record") && window.MediaRecorder) {
     // ?record=1: what the remote track played, for tests (window.consoleRecording())
@@ -414,7 +415,7 @@ function onEvent(e) {
       break;
     case "response.created":
       state.responding = true;
-      state.responseId = e.response.id;
+      state.lastResponseId = e.response.id;
       state.byResponse[e.response.id] = turn(); // it answers what the user just said
       break;
     case "response.output_audio_transcript.delta": {
@@ -433,7 +434,6 @@ function onEvent(e) {
     case "response.done": {
       const t = turnOfResponse(e.response.id);
       state.responding = false;
-      if (state.responseId === e.response.id) state.responseId = null;
       stats.responses += 1;
       const reply = t.el.querySelector(".reply");
       if (e.response.status === "cancelled") {
