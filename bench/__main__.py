@@ -15,6 +15,7 @@ MODULES = [
     "turns",
     "tools",
     "realtime",
+    "webrtc",
     "fleet",
     "load",
     "auth",

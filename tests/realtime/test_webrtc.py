@@ -352,3 +352,49 @@ async def test_a_malformed_offer_is_a_400_naming_the_problem(
     error = answer.json()["error"]
     assert error["param"] == "sdp" and says in error["message"], error
     assert not callee.calls  # nothing left of the call that was refused
+
+
+@pytest.fixture(scope="module")
+def small_buffer(
+    model_server: Process,
+    fake: tuple[FakeVenice, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callee]:
+    """A worker whose input buffer holds 1 s."""
+    venice, venice_url = fake
+    data = tmp_path_factory.mktemp("webrtc-buffer")
+    settings = worker_settings(model_server, venice_url, data, max_buffer_seconds=1.0)
+    app = create_app(settings)
+    with ThreadServer(app) as server:
+        yield Callee(server.url, venice, app)
+
+
+async def test_push_to_talk_past_a_full_buffer_is_one_error_until_cleared(
+    small_buffer: Callee,
+) -> None:
+    """Push to talk over a call: the track keeps coming between turns (a muted one is
+    silence), so the buffer fills; that is said once, not 50 times a second, and after
+    input_audio_buffer.clear the track goes in again (and fills it again: said again)."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channel = pc.createDataChannel("oai-events")
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    channel.on("message", lambda m: events.put_nowait(json.loads(m)))
+    pc.addTrack(Microphone(silence(60.0)))
+    session = {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+    async with httpx.AsyncClient(base_url=small_buffer.url, timeout=30) as client:
+        answer = await client.post(
+            "/v1/realtime/calls",
+            files={"sdp": (None, await offer(pc)), "session": (None, json.dumps(session))},
+        )
+        await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        seen = [await asyncio.wait_for(events.get(), 20)]
+        await asyncio.sleep(3.0)  # 1 s fills the buffer, 2 s more are refused
+        channel.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        await asyncio.sleep(2.5)  # cleared, then full again
+        while not events.empty():
+            seen.append(events.get_nowait())
+        assert (await client.delete(answer.headers["location"])).status_code == 204
+    await pc.close()
+    errors = [e["error"]["code"] for e in seen if e["type"] == "error"]
+    assert errors == ["input_audio_buffer_full", "input_audio_buffer_full"], seen
+    assert "input_audio_buffer.cleared" in [e["type"] for e in seen]

@@ -193,7 +193,8 @@ def test_a_client_secret_is_minted_for_the_caller_and_refused_on_http(api: httpx
     assert secret["value"].startswith("ek_") and secret["session"] == {"type": "realtime"}
     assert 20 < secret["expires_at"] - time.time() <= 31
     refused = api.get("/api/voice/sessions", headers=bearer(secret["value"]))
-    assert refused.status_code == 401 and "WebSocket only" in refused.json()["error"]["message"]
+    assert refused.status_code == 401
+    assert "realtime session only" in refused.json()["error"]["message"]
     too_long = api.post(
         "/v1/realtime/client_secrets",
         json={"expires_after": {"seconds": 3600}},

@@ -189,12 +189,16 @@ def test_client_secrets_open_websockets_only_and_expire() -> None:
     auth = jwt_auth(client_secret_key="k" * 32, client_secret_seconds=60)
     secret = auth.client_secrets.mint(Principal("alice", admin=True))
     assert secret.value.startswith("ek_") and secret.expires_at > time.time() + 50
+    with pytest.raises(Unauthenticated, match="realtime session only"):
+        auth.authenticate(bearer(secret.value))  # an HTTP request (the secret is not spent)
     principal = auth.authenticate(bearer(secret.value, websocket=True))
     assert principal == Principal("alice", admin=True)
-    subprotocols = f"realtime, openai-insecure-api-key.{secret.value}"
-    assert auth.authenticate(Credentials.of("", "", subprotocols, websocket=True)).user == "alice"
-    with pytest.raises(Unauthenticated, match="WebSocket only"):
-        auth.authenticate(bearer(secret.value))  # an HTTP request
+    with pytest.raises(Unauthenticated, match="has been used"):  # one session per secret
+        auth.authenticate(bearer(secret.value, websocket=True))
+    another = auth.client_secrets.mint(Principal("alice"), session='{"type":"realtime"}')
+    subprotocols = f"realtime, openai-insecure-api-key.{another.value}"
+    opened = auth.authenticate(Credentials.of("", "", subprotocols, websocket=True))
+    assert opened.user == "alice" and opened.client_session == '{"type":"realtime"}'
     other = jwt_auth(client_secret_key="x" * 32)  # a worker with another key
     with pytest.raises(Unauthenticated, match="not valid"):
         other.authenticate(bearer(secret.value, websocket=True))

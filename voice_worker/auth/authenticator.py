@@ -5,9 +5,11 @@ it the same `Credentials`.
 - mode none: everyone is the anonymous principal (credentials are ignored).
 - mode api_key: `Authorization: Bearer <key>` (what the openai SDK sends) or `X-API-Key`.
 - mode jwt: `Authorization: Bearer <JWT>`.
-- every mode: a client secret (`ek_...`, POST /v1/realtime/client_secrets) on a WebSocket
-  handshake only, as a Bearer header or, from a browser that cannot set headers, the
-  `openai-insecure-api-key.<secret>` subprotocol (as OpenAI's browser clients send it)."""
+- every mode: a client secret (`ek_...`, POST /v1/realtime/client_secrets) where a
+  realtime session opens only: a WebSocket handshake (as a Bearer header or, from a
+  browser that cannot set headers, the `openai-insecure-api-key.<secret>` subprotocol,
+  as OpenAI's browser clients send it) or a WebRTC call's offer (`POST
+  /v1/realtime/calls`, as a Bearer header); once (a used one is refused)."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class Credentials:
     bearer: str = ""  # Authorization: Bearer <this>
     api_key: str = ""  # X-API-Key
     subprotocol_secret: str = ""  # Sec-WebSocket-Protocol: openai-insecure-api-key.<this>
+    #: the request opens a realtime session (a WebSocket handshake, a call's offer)
     websocket: bool = False
 
     @classmethod
@@ -63,10 +66,11 @@ class Authenticator:
         if secret:
             if not credentials.websocket:
                 raise Unauthenticated(
-                    "a client secret opens the realtime WebSocket only; use a key or a token",
+                    "a client secret opens a realtime session only (the WebSocket or "
+                    "POST /v1/realtime/calls); use a key or a token",
                     "invalid_token",
                 )
-            return self.client_secrets.verify(secret)
+            return self.client_secrets.open_session(secret)
         if self.mode == "none":
             return ANONYMOUS
         if self.api_keys is not None:

@@ -19,6 +19,9 @@ OPEN_PATHS = frozenset(
     {"/", "/healthz", "/readyz", "/metrics", "/debug/counters", "/docs", "/openapi.json"}
 )
 OPEN_PREFIXES = ("/docs/", "/console/")
+#: HTTP requests that open a realtime session, as a WebSocket handshake does: a client
+#: secret is accepted there too (a WebRTC call's offer, from a browser)
+SESSION_OPENERS = frozenset({("POST", "/v1/realtime/calls")})
 REALM = "voice-engine"
 
 
@@ -35,7 +38,8 @@ def credentials_of(scope: dict[str, Any]) -> Credentials:
         found[b"authorization"],
         found[b"x-api-key"],
         found[b"sec-websocket-protocol"],
-        websocket=scope["type"] == "websocket",
+        websocket=scope["type"] == "websocket"
+        or (scope.get("method", ""), scope["path"]) in SESSION_OPENERS,
     )
 
 

@@ -3,7 +3,7 @@ session has an owner; a principal sees a session when it owns it or is an admin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: the owner of every session made without authentication (and of the rows that
 #: existed before sessions had owners)
@@ -20,6 +20,9 @@ class Principal:
     #: False for the anonymous caller of a `VOICE_AUTH__MODE=none` deployment (rate
     #: limits then count per client address rather than per user)
     authenticated: bool = True
+    #: a client secret's session settings (a session object as `session.update` takes,
+    #: JSON; empty: none), applied to the one realtime session the secret opens
+    client_session: str = field(default="", compare=False, repr=False)
 
     def sees(self, owner: str) -> bool:
         return self.admin or owner == self.user

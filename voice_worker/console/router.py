@@ -1,5 +1,6 @@
-"""`GET /`: the browser console; `GET /console/{name}`: its script, its microphone
-worklet and its style sheet (static files in this package, nothing from a CDN)."""
+"""`GET /`: the browser console; `GET /console/{name}`: its scripts (the page, its WebRTC
+call, its microphone worklet) and its style sheet (static files in this package, nothing
+from a CDN)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ router = APIRouter(tags=["console"])
 STATIC = Path(__file__).resolve().parent / "static"
 FILES = {
     "app.js": "text/javascript",
+    "webrtc.js": "text/javascript",
     "mic-worklet.js": "text/javascript",
     "style.css": "text/css",
 }

@@ -1,9 +1,12 @@
 """`POST /v1/realtime/client_secrets` (OpenAI's route): a short-lived secret for a browser
-to open the realtime WebSocket as the caller, who authenticates with a long-lived key or
-token (a server, such as the web app's bridge, calls this for its user)."""
+to open one realtime session as the caller (the WebSocket, or a WebRTC call), who
+authenticates with a long-lived key or token (a server, such as the web app's bridge,
+calls this for its user). `session` (a session object as `session.update` takes, checked
+here) goes in the secret and is applied to the session it opens (realtime/initial.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +18,7 @@ from voice_worker.auth.deps import PrincipalDep
 from voice_worker.errors import InvalidRequest
 from voice_worker.http.responses import errors
 from voice_worker.ratelimit.budgets import spends
+from voice_worker.realtime.initial import MAX_SECRET_SESSION_CHARS, session_update
 
 
 def client_secrets(request: Request) -> ClientSecrets:
@@ -32,9 +36,13 @@ class ExpiresAfter(BaseModel):
 
 
 class SessionRef(BaseModel):
-    """What the secret is for (OpenAI's `session`; its other fields are not kept)."""
+    """The session the secret opens: `type` and `model` (not kept: the connection's
+    query names the model) and any other field of a session object as `session.update`
+    takes it (checked now, applied to the session before its first event). The document
+    lists only these two (as the calls route's `session` does): the others are
+    OpenAI's, and an unknown one is refused."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     type: Literal["realtime", "transcription"] = "realtime"
     model: str = Field("", max_length=MAX_NAME_CHARS)
 
@@ -60,8 +68,19 @@ async def create_client_secret(
             f"expires_after.seconds is at most {secrets.default_seconds} here",
             param="expires_after.seconds",
         )
-    secret = secrets.mint(principal, seconds)
-    session = (body or ClientSecretRequest()).session.model_dump(exclude_defaults=True)
-    return ClientSecretOut(
-        value=secret.value, expires_at=secret.expires_at, session={"type": "realtime", **session}
-    )
+    given = (body or ClientSecretRequest()).session
+    settings = dict(given.model_extra or {})
+    carried = ""
+    if settings:
+        settings = {"type": given.type, **settings}
+        session_update(settings)  # refused here rather than when the session opens
+        carried = json.dumps(settings, separators=(",", ":"))
+        if len(carried) > MAX_SECRET_SESSION_CHARS:
+            raise InvalidRequest(
+                f"session is over {MAX_SECRET_SESSION_CHARS} characters as JSON (it travels "
+                "in the secret); send the rest with session.update",
+                param="session",
+            )
+    secret = secrets.mint(principal, seconds, carried)
+    session = {**given.model_dump(exclude_defaults=True), **settings, "type": given.type}
+    return ClientSecretOut(value=secret.value, expires_at=secret.expires_at, session=session)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from openai.types.realtime import SessionCreatedEvent
@@ -65,7 +66,14 @@ def encoder(dialect: Dialect) -> Encode:
     return encode
 
 
-async def serve(websocket: WebSocket, services: RealtimeServices, opening: Opening) -> None:
+async def serve(
+    websocket: WebSocket,
+    services: RealtimeServices,
+    opening: Opening,
+    initial: Sequence[BaseModel] = (),
+) -> None:
+    """Serve the connection; `initial`: session.update events applied after
+    session.created (a client secret's settings)."""
     connection = new_request_id()
     token = request_id_var.set(connection)
     outbox = Outbox(encoder(opening.dialect), services.settings.max_queued_bytes)
@@ -73,7 +81,7 @@ async def serve(websocket: WebSocket, services: RealtimeServices, opening: Openi
     watch = Stopwatch()
     try:
         with metrics.realtime_connection():
-            await _serve(websocket, services, opening, outbox, writer)
+            await _serve(websocket, services, opening, outbox, writer, initial)
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
@@ -90,6 +98,7 @@ async def _serve(
     opening: Opening,
     outbox: Outbox,
     writer: asyncio.Task[None],
+    initial: Sequence[BaseModel],
 ) -> None:
     try:
         record = await open_record(services, opening)
@@ -102,6 +111,8 @@ async def _serve(
         with claim:
             session = new_session(services, opening, outbox, record)
             outbox.put(ev.event(SessionCreatedEvent, session=session.session_object()))
+            for update in initial:
+                await session.handle(update)  # type: ignore[arg-type]
             log.info(
                 "realtime connection",
                 extra={"session_id": session.session_id, "kind": opening.kind},

@@ -8,8 +8,9 @@ asks for the beta ones: the header `OpenAI-Beta: realtime=v1`, or, from a browse
 the subprotocol `openai-beta.realtime-v1` (the subprotocol `realtime` is accepted as
 browsers offer it). Credentials are checked at the handshake (auth.middleware: a key or
 token in `Authorization`, or from a browser a client secret in the subprotocol
-`openai-insecure-api-key.<secret>`); the connection works for that principal, and its
-budgets (connections at once, turns a minute) are the rate limits'."""
+`openai-insecure-api-key.<secret>`: its session settings are applied first, see
+realtime/initial.py); the connection works for that principal, and its budgets
+(connections at once, turns a minute) are the rate limits'."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import cast
 
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
-from pydantic import BaseModel
+from openai.types.realtime import SessionUpdateEvent
 from starlette.requests import HTTPConnection
 
 from voice_worker.auth.deps import PrincipalDep, principal
@@ -26,7 +27,8 @@ from voice_worker.errors import InvalidRequest
 from voice_worker.http.responses import errors
 from voice_worker.ratelimit.budgets import spends
 from voice_worker.realtime.connection import Opening, serve
-from voice_worker.realtime.protocol import BETA_HEADER, BadEvent, Dialect, parse_event
+from voice_worker.realtime.initial import of_secret, session_update
+from voice_worker.realtime.protocol import BETA_HEADER, Dialect
 from voice_worker.realtime.services import RealtimeServices
 from voice_worker.realtime.webrtc import calls
 
@@ -55,8 +57,9 @@ async def realtime(
     if kind is None:
         await websocket.close(code=1008, reason=f"unknown intent {intent[:40]!r}")
         return
-    opening = Opening(dialect, kind, model[:200], session_id, principal(websocket))
-    await serve(websocket, realtime_services(websocket), opening)
+    caller = principal(websocket)
+    opening = Opening(dialect, kind, model[:200], session_id, caller)
+    await serve(websocket, realtime_services(websocket), opening, of_secret(caller))
 
 
 MAX_SDP_BYTES = 64 * 1024
@@ -88,7 +91,7 @@ SDP_BODY = {
 }
 
 
-async def _offer(request: Request) -> tuple[str, BaseModel | None]:
+async def _offer(request: Request) -> tuple[str, SessionUpdateEvent | None]:
     """The SDP offer and the session's first settings (`session`, a session object as
     in `session.update`), from `application/sdp` or a multipart form."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -127,13 +130,7 @@ async def _offer(request: Request) -> tuple[str, BaseModel | None]:
         )
     if "a=fingerprint:" not in sdp:
         raise InvalidRequest("sdp: the offer has no DTLS fingerprint (a=fingerprint)", param="sdp")
-    initial = None
-    if session is not None:
-        try:
-            initial = parse_event(json.dumps({"type": "session.update", "session": session}), "ga")
-        except BadEvent as bad:
-            raise bad.error from None
-    return sdp, initial
+    return sdp, None if session is None else session_update(session)
 
 
 @router.post(
@@ -146,15 +143,19 @@ async def _offer(request: Request) -> tuple[str, BaseModel | None]:
             "content": {"application/sdp": {"schema": {"type": "string"}}},
             "headers": {"Location": {"schema": {"type": "string"}}},
         },
-        **errors(400),
+        **errors(400, 404, 409),
     },
     openapi_extra={**spends("realtime"), **SDP_BODY},
 )
-async def create_call(request: Request, caller: PrincipalDep, model: str = "") -> Response:
-    """A WebRTC call (OpenAI's GA route): the client's SDP offer in, the answer out."""
-    offer, initial = await _offer(request)
+async def create_call(
+    request: Request, caller: PrincipalDep, model: str = "", session_id: str | None = None
+) -> Response:
+    """A WebRTC call (OpenAI's GA route): the client's SDP offer in, the answer out;
+    `session_id` continues a stored session, as on the WebSocket."""
+    offer, form = await _offer(request)
+    initial = [*of_secret(caller), *([form] if form else [])]
     services = realtime_services(request)
-    opening = Opening("ga", "realtime", model[:200], None, caller)
+    opening = Opening("ga", "realtime", model[:200], session_id, caller)
     call_id, answer = await calls.start(services, opening, offer, initial)
     return Response(
         answer,

@@ -20,7 +20,7 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
@@ -78,15 +78,16 @@ class Call:
         return self.opening.principal.user
 
     # the answer ------------------------------------------------------------------
-    async def answer(self, offer: str, initial: BaseModel | None = None) -> str:
-        """The SDP answer to `offer`; InvalidRequest naming what is wrong with it."""
+    async def answer(self, offer: str, initial: Sequence[BaseModel] = ()) -> str:
+        """The SDP answer to `offer`; InvalidRequest naming what is wrong with it.
+        `initial`: session.update events (a client secret's, the form's), applied in turn."""
         record = await open_record(self.services, self.opening)
         if record is not None:
             self._stack.enter_context(self.services.claims.claim(record.id))
         self.session = new_session(self.services, self.opening, self.outbox, record)
         self.outbox.put(ev.event(SessionCreatedEvent, session=self.session.session_object()))
-        if initial is not None:  # the form's session: session.updated follows
-            await self.session.handle(initial)  # type: ignore[arg-type]
+        for update in initial:  # session.updated follows each
+            await self.session.handle(update)  # type: ignore[arg-type]
         self.pc.on("datachannel", self._on_channel)
         self.pc.on("track", self._on_track)
         self.pc.on("connectionstatechange", self._on_state)
@@ -148,14 +149,20 @@ class Call:
             await handle_text(text, self.session, self.outbox, "ga")
 
     async def _listen(self, track: MediaStreamTrack) -> None:
+        """The track into the input buffer; an append refused (a full buffer, in push to
+        talk between turns) is one error event until one goes in again, not one a frame."""
         assert self.session is not None
+        refusing = False
         async for pcm in microphone(track):
             if voiced_span(pcm) is not None:  # a voice, not a muted microphone
                 self.last_heard = time.monotonic()
             try:
                 await self.session.append(pcm)
+                refusing = False
             except VoiceError as exc:
-                self.outbox.put(error_event(exc))
+                if not refusing:
+                    self.outbox.put(error_event(exc))
+                refusing = True
 
     def _encode(self, event: BaseModel) -> str | None:
         if isinstance(event, ResponseAudioDeltaEvent):
