@@ -132,13 +132,22 @@ async def test_server_vad_500_ends_the_turn_at_each_long_pause_and_says_so(
 
 
 async def test_semantic_vad_waits_for_the_end_of_the_thought(worker: Worker, venice: Any) -> None:
-    """A pause after "and", after "so" or after an "um" is not the end of a thought: no
-    response starts before the person has finished (nothing to cancel, no talk-over), and
-    the history holds one user message for the thought, then the reply."""
+    """A pause after "so" or after an "um" is not the end of a thought (the words trail
+    off). Its first part is a whole sentence when Whisper drops the "and" after it
+    ("My sister is coming to visit next weekend."), where a response may start; the
+    person going on cancels it before any audio (turn_detected). No talk-over, one
+    completed response after the end, and the history holds one user message for the
+    thought, then the reply."""
     spoken = thought()
     seen, session_id, end = await converse(worker, {"type": "semantic_vad", "eagerness": "low"})
     by_id = responses(seen)
-    assert [r["created"] >= end for r in by_id.values()] == [True]
+    early = [r for r in by_id.values() if r["created"] < end]
+    final = [r for r in by_id.values() if r["created"] >= end]
+    assert len(early) <= 1, early  # at most the whole first sentence
+    for response in early:
+        assert response["done"].status_details.reason == "turn_detected"
+        assert response["audio"] == 0
+    assert len(final) == 1 and final[0]["done"].status == "completed"
     assert talk_over(seen, end) == 0
     stored = await history(worker, session_id)
     assert [m["role"] for m in stored] == ["user", "assistant"]

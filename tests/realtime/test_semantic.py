@@ -17,7 +17,7 @@ import pytest
 from tests.realtime.support import jfk_pcm
 from voice_worker.realtime import smart_turn
 from voice_worker.realtime.audio import Downsampler
-from voice_worker.realtime.semantic import EAGERNESS, Pause
+from voice_worker.realtime.semantic import EAGERNESS, Pause, words_end
 from voice_worker.realtime.vad import (
     FRAME,
     SilenceBegan,
@@ -224,3 +224,44 @@ async def test_the_commit_uses_an_early_transcript_only_if_it_has_the_soft_endin
         (turn,) = ended
         assert (turn.utterance.early is not None) == reused, (window, asked)
         audio.close()
+
+
+@pytest.mark.parametrize(
+    ("words", "end"),
+    [
+        ("I want to plan a trip to the mountain and...", "unfinished"),
+        ("And so my fellow Americans,", "unfinished"),
+        ("I think I will go for a run so.", "unfinished"),  # Whisper's period, "so" leads
+        ("Can you tell me how long to", "unfinished"),
+        ("So what I'm wondering is um", "unfinished"),
+        ("Where are you from?", "finished"),  # a question may end on a preposition
+        ("Turn the kitchen light on.", "finished"),
+        ("I need to know what to pack.", "finished"),
+        ("Small and very loud!", "finished"),
+        ("So what I'm wondering is", "unfinished"),  # no period after an auxiliary
+        ("Yes, I can.", "finished"),
+        ("whether it will rain tomorrow", None),  # no punctuation: the words do not say
+        ("", "unfinished"),  # Whisper leaves out an "uh": nothing said yet
+        (None, None),
+    ],
+)
+def test_how_the_words_end(words: str | None, end: str | None) -> None:
+    assert words_end(words) == end
+
+
+def test_the_words_and_the_model_together() -> None:
+    """Unfinished words hold the turn whatever the model says, until a silence of
+    `patience_ms` it agrees with; finished words end it unless the model objects (under a
+    quarter of the threshold), and at `patience_ms` even then; without words the model
+    alone decides."""
+    medium = EAGERNESS["medium"]
+    patience = medium.patience_ms
+    pause = Pause(medium)
+    assert not pause.complete(192, 0.99, "I went to the market and...")
+    assert not pause.complete(patience - 1, 0.99, "the market and")
+    assert pause.complete(patience, 0.99, "the market and")
+    assert not pause.complete(patience, 0.1, "the market and")
+    assert pause.complete(192, 0.2, "I need to know what to pack.")
+    assert not pause.complete(192, 0.1, "What is a good name for a dog that is?")
+    assert pause.complete(patience, 0.01, "I need to know what to pack.")
+    assert pause.complete(192, 0.6, None) and not pause.complete(192, 0.4, "it will rain")

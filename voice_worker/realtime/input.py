@@ -13,8 +13,9 @@ With server VAD the buffer keeps only the prefix padding until speech starts
 (`SpeechBegan`, with the audio_start_ms the protocol reports); when the silence window
 runs out, the speech becomes an utterance (`TurnEnded`: its audio, up to the end of
 the window). With semantic_vad the end-of-turn model judges the utterance at the
-detector's checkpoints (`TurnCheck`: on a thread, the appends after it wait) and the
-turn ends where it says so, or at the eagerness's longest wait.
+detector's checkpoints (`TurnCheck`: on a thread, the appends after it wait), with the
+words of the early transcript (waited for there), and the turn ends where they say so
+(realtime/semantic.py), or at the eagerness's longest wait.
 
 When the user falls silent, the speech so far is transcribed at once
 (`transcribe_early`, after `early_transcription_ms` of silence), and again once the
@@ -37,6 +38,7 @@ from voice_worker.errors import InvalidRequest, PayloadTooLarge
 from voice_worker.realtime.audio import BYTES_PER_MS, Downsampler, milliseconds, wav
 from voice_worker.realtime.formats import Format, InputDecoder
 from voice_worker.realtime.ids import new_id
+from voice_worker.realtime.semantic import words_end
 from voice_worker.realtime.settings import RealtimeSettings
 from voice_worker.realtime.smart_turn import EndOfTurnModel
 from voice_worker.realtime.vad import (
@@ -152,13 +154,15 @@ class InputAudio:
         events = [e for vad_event in found if (e := self._input_event(vad_event)) is not None]
         while found and isinstance(found[-1], TurnCheck):  # semantic_vad: judged here
             check, watch = found[-1], Stopwatch()
-            probability = await asyncio.to_thread(self.detector.judge)
-            found = self.detector.verdict(probability)
+            judged = asyncio.to_thread(self.detector.judge)
+            probability, words = await asyncio.gather(judged, self._early_words())
+            found = self.detector.verdict(probability, words)
             log.debug(
                 "end of turn judged",
                 extra={
                     "silent_ms": check.silent_ms,
                     "probability": round(probability, 3),
+                    "words_end": words_end(words),
                     "ended": any(isinstance(e, SpeechStopped) for e in found),
                     "ms": round(watch.seconds * 1000, 1),
                 },
@@ -170,6 +174,22 @@ class InputAudio:
             if extra > 0:
                 self._drop(extra)
         return events
+
+    async def _early_words(self) -> str | None:
+        """The words of the early transcript (semantic_vad reads them at a judgement:
+        realtime/semantic.py), once it is done; None without one, or if it failed."""
+        early = self.early
+        if early is None:
+            return None
+        try:
+            heard = await asyncio.shield(early.task)
+        except asyncio.CancelledError:
+            if early.task.cancelled():
+                return None
+            raise
+        except Exception:  # a failed early transcript: the model alone decides
+            return None
+        return heard.transcript.text
 
     def _input_event(self, found: VadEvent) -> InputEvent | None:
         vad = self.vad

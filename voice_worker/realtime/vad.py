@@ -52,6 +52,9 @@ INLINE_FRAMES = 8
 LOOKBACK = 3  # frames an edge may move back to where the loudness changed
 QUIET = 0.1  # a frame is quiet below this share of the speech's loudness (-20 dB)
 PRE_SPEECH = smart_turn.PRE_SPEECH_MS * 16  # samples before the speech the model hears
+#: speech this soon after a turn ended goes on the same thought: the end-of-turn model
+#: hears both (a fragment alone, "ask not", sounds finished)
+THOUGHT_GAP_MS = 2000
 
 Floats = npt.NDArray[np.float32]
 
@@ -173,6 +176,7 @@ class TurnDetector:
         self.floor = 0  # frames before this one belong to the last speech
         self.speaking = False
         self.speech_frame = 0  # where the speech in progress started
+        self.thought_frame = 0  # where its thought started (semantic_vad: THOUGHT_GAP_MS)
         self.silence_ms: int | None = None  # where the current silence began
         self.told = 0  # early points told in the current silence
         self.pause: Pause | None = None  # semantic_vad: the current silence's judgements
@@ -224,19 +228,20 @@ class TurnDetector:
             if check is None:
                 return 0.0
             end = check.at_ms * FRAME // FRAME_MS
-            start = max(end - smart_turn.WINDOW, self.speech_frame * FRAME - PRE_SPEECH)
+            start = max(end - smart_turn.WINDOW, self.thought_frame * FRAME - PRE_SPEECH)
             audio = self.history[max(0, start - self.history_start) : end - self.history_start]
         model = self.end_model or smart_turn.shared_model()
         return model.probability(audio)
 
-    def verdict(self, probability: float) -> list[VadEvent]:
-        """The probability `judge` gave: the turn ends at the checkpoint (SpeechStopped)
-        or goes on; the frames that waited are stepped."""
+    def verdict(self, probability: float, words: str | None = None) -> list[VadEvent]:
+        """The probability `judge` gave and the words heard up to the checkpoint (None:
+        not known): the turn ends at the checkpoint (SpeechStopped) or goes on; the
+        frames that waited are stepped."""
         with self._lock:
             events: list[VadEvent] = []
             check, self.checking = self.checking, None
             pause = self.pause
-            if check is not None and pause and pause.complete(check.silent_ms, probability):
+            if check is not None and pause and pause.complete(check.silent_ms, probability, words):
                 events.append(SpeechStopped(check.at_ms, check.speech_end_ms))
                 self._stopped(self.frames)
             self._run(events)
@@ -272,6 +277,8 @@ class TurnDetector:
                 self.speaking, self.silence_ms, self.told = True, None, 0
                 self.level = loud
                 self.speech_frame = self._edge(loud)
+                if self.floor == 0 or (self.speech_frame - self.floor) * FRAME_MS > THOUGHT_GAP_MS:
+                    self.thought_frame = self.speech_frame
                 events.append(SpeechStarted(self.speech_frame * FRAME_MS))
             return
         if p >= c.threshold:
