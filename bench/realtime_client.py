@@ -185,26 +185,29 @@ async def server_timings(url: str, session_id: str) -> dict[str, float]:
     return dict(replies[-1]["timings"]) if replies else {}
 
 
-SPECULATIVE = "voice_speculative"
+SPECULATIVE = "voice_worker_speculative_tokens"
 
 
 async def speculative_counters(url: str) -> dict[str, float]:
-    """The worker's `voice_speculative*` counters (none where it has no such metric)."""
+    """The worker's speculative tokens by outcome (`used`, `wasted`: replies written
+    ahead, voice_worker_speculative_tokens_total); empty where it has no such metric."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         reply = await client.get("/metrics")
     if reply.status_code != 200:
         return {}
     out: dict[str, float] = {}
     for family in text_string_to_metric_families(reply.text):
-        if family.name.startswith(SPECULATIVE) and family.type == "counter":
-            out[family.name] = sum(s.value for s in family.samples if s.name.endswith("_total"))
+        if family.name == SPECULATIVE and family.type == "counter":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    outcome = sample.labels.get("outcome", "")
+                    out[outcome] = out.get(outcome, 0.0) + sample.value
     return out
 
 
 def wasted_tokens(before: dict[str, float], after: dict[str, float]) -> float | None:
-    """The speculative tokens wasted between two readings: the counter with both
-    "token" and "wast" in its name (None: the worker has none)."""
-    names = [n for n in after if "token" in n and "wast" in n]
-    if not names:
+    """The speculative tokens wasted between two readings (None: the worker counts
+    none)."""
+    if not after:
         return None
-    return sum(after[n] - before.get(n, 0.0) for n in names)
+    return after.get("wasted", 0.0) - before.get("wasted", 0.0)

@@ -43,10 +43,12 @@ class RealtimeSettings(BaseModel):
         500, ge=0, le=10_000, description="Server VAD: silence that ends the user's turn."
     )
     early_transcription_ms: int = Field(
-        96,
+        192,
         ge=-1,
         description="After this much silence the speech so far is transcribed ahead of the "
-        "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never.",
+        "turn's end, with server VAD or push to talk (dropped if the user goes on); -1: never. "
+        "Below soft_end_ms it is done again there, and the local model does one at a time: "
+        "the default is one transcription, at the soft end.",
     )
     soft_end_ms: int = Field(
         192,
