@@ -3,7 +3,7 @@ realtime WebSocket on the same speech, and the worker's CPU per concurrent call 
 both. Embedded models (local faster-whisper, SmolLM2, the Piper voice), one worker
 process; server VAD with a 500 ms silence window on both.
 
-The speech: bench.realtime's utterances (the worker's own voice saying bench.chat's
+The speech: the utterances below (the worker's own voice saying bench.chat's
 questions, the real end of each known from its samples). Over WebRTC the microphone is
 an aiortc track that hands out each 20 ms frame once its 20 ms have passed on the wall
 clock (sample k of an utterance is captured at the track's start + its position / 48
@@ -36,6 +36,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.realtime import Utterance, utterances
+from bench.chat import QUESTIONS
 from bench.report import percentile, print_table, write_result
 from harness.processes import model_server_process
 from harness.servers import worker_process
@@ -58,6 +59,38 @@ TURNS = int(os.environ.get("BENCH_WEBRTC_TURNS", "8"))
 CPU_SECONDS = float(os.environ.get("BENCH_WEBRTC_CPU_SECONDS", "10"))
 CALLS = (1, 2, 4)
 AUDIBLE = 0.01 * 32768  # a sample this loud is the reply's voice
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A question in the worker's own voice, without pauses (one turn per utterance on
+    both transports: the comparison is of the transport, not of turn-taking, which
+    bench/realtime_people.py measures with speech that behaves like people)."""
+
+    text: str
+    pcm: bytes  # pcm16 at 24 kHz
+    end: float  # seconds into pcm where the speech really ends
+
+
+def speech_end(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+    windows = samples[: len(samples) // 240 * 240].reshape(-1, 240)
+    rms = np.sqrt(np.mean(np.square(windows), axis=1))
+    loud = np.flatnonzero(rms >= 0.05 * rms.max())
+    return float(loud[-1] + 1) * 240 / RATE
+
+
+async def utterances(url: str) -> list[Utterance]:
+    out = []
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        for text in QUESTIONS:
+            body = {"model": "tts-1", "voice": "alloy", "input": text, "response_format": "pcm"}
+            reply = await client.post("/v1/audio/speech", json=body)
+            reply.raise_for_status()
+            out.append(Utterance(text, reply.content, speech_end(reply.content)))
+    return out
+
+
 NOISE = 20.0  # the microphone's idle noise, in pcm16 units
 VAD = {"type": "server_vad", "silence_duration_ms": 500}
 SESSION = {"type": "realtime", "audio": {"input": {"turn_detection": VAD}}}
