@@ -13,8 +13,9 @@ from harness.servers import worker_process
 
 
 @contextlib.contextmanager
-def embedded_worker() -> Iterator[str]:
-    """The worker's base URL, while both processes run."""
+def embedded_worker_process() -> Iterator[tuple[str, int]]:
+    """The worker's base URL and process id (for a benchmark that reads its CPU), while
+    both processes run."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         with model_server_process(directory) as server:
@@ -25,4 +26,11 @@ def embedded_worker() -> Iterator[str]:
                 "VOICE_LOG__LEVEL": "WARNING",
             }
             with worker_process(directory, server.address, env) as worker:
-                yield f"http://{worker.address}"
+                yield f"http://{worker.address}", worker.popen.pid
+
+
+@contextlib.contextmanager
+def embedded_worker() -> Iterator[str]:
+    """The worker's base URL, while both processes run."""
+    with embedded_worker_process() as (url, _):
+        yield url

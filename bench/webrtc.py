@@ -33,11 +33,8 @@ import contextlib
 import fractions
 import json
 import os
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import av
@@ -49,9 +46,8 @@ from aiortc.mediastreams import MediaStreamError
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.chat import QUESTIONS
+from bench.embedded import embedded_worker_process
 from bench.report import percentile, print_table, write_result
-from harness.processes import model_server_process
-from harness.servers import worker_process
 
 RATE, TRACK_RATE = 24_000, 48_000
 FRAME = TRACK_RATE // 50  # 20 ms at 48 kHz
@@ -95,22 +91,6 @@ NOISE = 20.0  # the microphone's idle noise, in pcm16 units
 VAD = {"type": "server_vad", "silence_duration_ms": 500}
 SESSION = {"type": "realtime", "audio": {"input": {"turn_detection": VAD}}}
 Event = dict[str, Any]
-
-
-@contextlib.contextmanager
-def embedded() -> Iterator[tuple[str, int]]:
-    """The embedded engine (bench/embedded.py's): the worker's URL and process id."""
-    with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        with model_server_process(directory) as server:
-            env = {
-                "VOICE_DATA_DIR": str(directory),
-                "VOICE_CHAT__PROVIDER": "local",
-                "VOICE_RESPONSE_CACHE__ENABLED": "false",
-                "VOICE_LOG__LEVEL": "WARNING",
-            }
-            with worker_process(directory, server.address, env) as worker:
-                yield f"http://{worker.address}", worker.popen.pid
 
 
 def noise(samples: int) -> np.ndarray:
@@ -432,7 +412,7 @@ async def run(url: str, pid: int) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 
 def main() -> None:
-    with embedded() as (url, pid):
+    with embedded_worker_process() as (url, pid):
         latency, cpu = asyncio.run(run(url, pid))
     print_table("voice to voice: end of speech -> first reply audio (server VAD 500 ms)", latency)
     print_table(f"worker CPU, calls listening ({CPU_SECONDS:.0f} s each; % of one core)", cpu)
